@@ -1,0 +1,69 @@
+"""`bewaar`: one command line that dispatches to the crawler, signing and replay packages.
+
+Each package registers its own sub-commands (`register(subparsers)`); a command returns an
+exit status. Problems the user can fix are BewaarError: one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from bewaar import __version__
+from bewaar.errors import INTERRUPTED, BewaarError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bewaar",
+        description="Archive public social-media pages as a person sees them: "
+        "capture to WARC, sign and timestamp, replay with pywb.",
+    )
+    parser.add_argument("--version", action="version", version=f"bewaar {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    from bewaar import environment
+    from crawler import cli as crawler_cli
+    from replay import cli as replay_cli
+    from signing import cli as signing_cli
+
+    crawler_cli.register(sub)
+    replay_cli.register(sub)
+    signing_cli.register(sub)
+    environment.register(sub)
+    from bewaar import demo
+
+    demo.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("BEWAAR_DEBUG") == "1"
+    try:
+        code = args.func(args)
+    except BewaarError as e:
+        print(f"bewaar: error: {e}", file=sys.stderr)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        print("bewaar: interrupted; files already finished are kept", file=sys.stderr)
+        code = INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - last line of defence: one line, not a traceback
+        if debug:
+            raise
+        print(
+            f"bewaar: internal error: {type(e).__name__}: {e} "
+            "(run again with --debug for details and report it)",
+            file=sys.stderr,
+        )
+        code = 70
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

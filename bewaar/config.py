@@ -1,0 +1,336 @@
+"""All configuration, validated in one typed place: seed lists and a root's bewaar.yaml.
+
+Errors name the file, the line and the field, e.g.
+  seeds.yaml:7: seeds[2].scope: 'prefx' is not one of prefix, host, page
+and are raised before any browser starts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bewaar.errors import InputError
+from bewaar.model import COLLECTION_NAME
+
+PLATFORMS = ("x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic")
+Platform = Literal["x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic"]
+Scope = Literal["prefix", "host", "page"]
+
+# "Load more / show more replies"-style controls, several languages. Matched case-insensitively
+# against a control's visible text or aria-label.
+DEFAULT_MORE_PATTERNS = [
+    r"\b(show|load|see|view|read)\s+(\d+\s+)?(more|all|older|previous|additional)\b",
+    r"\bmore\s+(replies|comments|answers|posts)\b",
+    r"\bshow\s+replies\b",
+    r"\b(meer|alle)\s+(reacties|antwoorden|berichten|weergeven|laden|tonen|bekijken)\b",
+    r"\b(toon|laad|bekijk|lees)\s+(\d+\s+)?(meer|alle|oudere|eerdere)\b",
+    r"\bmeer\s+(weergeven|laden|tonen)\b",
+    r"\b(mehr|weitere)\s+(anzeigen|laden|antworten|kommentare)\b",
+    r"\b(afficher|voir|charger)\s+(plus|la suite|les réponses)\b",
+    r"\b(ver|mostrar|cargar)\s+más\b",
+]
+# Overlays (cookie consent, login nags) are closed by clicking one of these.
+DEFAULT_OVERLAY_PATTERNS = [
+    r"^(accept|allow|agree|ok|got it|close|dismiss|not now|no thanks|decline|reject)( all)?( cookies)?$",
+    r"^(alles |alle cookies )?(accepteren|akkoord|toestaan|weigeren|sluiten|niet nu|nee,? bedankt)$",
+    r"^(only allow essential cookies|decline optional cookies|allow all cookies)$",
+    r"^(×|✕|x)$",
+]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int | float) -> int:
+    """'90s', '15m', '1h', '2d', '1w' or a number of seconds -> seconds."""
+    if isinstance(value, int | float):
+        return int(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"'{value}' is not a duration like 30m, 1h or 2d")
+    return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Behaviors(_Strict):
+    """What runs inside each page before it is recorded; bounded in time."""
+
+    scroll_timeout: Annotated[float, Field(gt=0)] = 30.0
+    max_scrolls: Annotated[int, Field(ge=0)] = 50
+    expand_more: bool = True
+    max_clicks: Annotated[int, Field(ge=0)] = 50
+    more_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_MORE_PATTERNS))
+    close_overlays: bool = True
+    overlay_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_OVERLAY_PATTERNS))
+    play_media: bool = True
+    fetch_srcset: bool = True
+    network_quiet_ms: Annotated[int, Field(ge=50)] = 500
+
+    @field_validator("more_patterns", "overlay_patterns")
+    @classmethod
+    def _patterns_compile(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"pattern {p!r} is not a valid regular expression: {e}") from e
+        return v
+
+
+class Seed(_Strict):
+    """A URL, or an account on a platform (then the platform's adapter makes the URLs)."""
+
+    url: str | None = None
+    platform: Platform | None = None
+    handle: str | None = None
+    base_url: str | None = None
+    scope: Scope = "prefix"
+    depth: Annotated[int, Field(ge=0, le=10)] = 1
+    max_posts: Annotated[int, Field(ge=0)] | None = None
+    replies: bool = True
+    login_state: str | None = None
+    every: str | None = None
+
+    @field_validator("url", "base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"'{v}' is not an http(s) URL")
+        return v
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+    @model_validator(mode="after")
+    def _url_or_account(self) -> Seed:
+        if self.url and (self.platform not in (None, "generic") or self.handle):
+            raise ValueError("give either url or platform + handle, not both")
+        if not self.url and not (self.platform and self.handle):
+            raise ValueError("needs url, or platform and handle")
+        return self
+
+    @property
+    def every_seconds(self) -> int | None:
+        return parse_duration(self.every) if self.every else None
+
+
+class PlatformOptions(_Strict):
+    base_url: str | None = None
+    login_state: str | None = None
+
+
+class SeedList(_Strict):
+    collection: str
+    seeds: Annotated[list[Seed], Field(min_length=1)]
+    behaviors: Behaviors = Behaviors()
+    platforms: dict[Platform, PlatformOptions] = Field(default_factory=dict)
+    every: str | None = None
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, v: str) -> str:
+        if not COLLECTION_NAME.match(v):
+            raise ValueError(
+                f"'{v}' is not a collection name: use lowercase letters, digits, '.', '_' or '-'"
+            )
+        return v
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+
+class BrowserConfig(_Strict):
+    executable: str | None = None  # found automatically when not given
+    args: list[str] = Field(default_factory=list)
+    headless: bool = True
+    # Resolve every host except loopback to "not found": tests and the demo never leave
+    # 127.0.0.1, and Chromium's own background traffic goes nowhere.
+    loopback_only: bool = False
+    viewport_width: Annotated[int, Field(ge=320)] = 1280
+    viewport_height: Annotated[int, Field(ge=240)] = 900
+
+
+class CrawlConfig(_Strict):
+    concurrency: Annotated[int, Field(ge=1, le=32)] = 2
+    page_timeout: Annotated[float, Field(gt=0)] = 60.0
+    warc_max_size: Annotated[int, Field(ge=1_000_000)] = 1_000_000_000
+    max_resource_size: Annotated[int, Field(ge=1_000_000)] = 512_000_000
+    user_agent: str | None = None
+
+
+class SigningConfig(_Strict):
+    """Keys live outside collections/ so they never end up in a package."""
+
+    key: str = "keys/signing-key.pem"
+    certificate: str = "keys/signing-cert.pem"  # leaf first, then its chain
+    tsa_url: str | None = None
+    tsa_timeout: Annotated[float, Field(gt=0)] = 10.0
+    trusted_roots: str = "trust/roots.pem"  # signer trust anchors: PEMs and/or sha256 fingerprints
+    trusted_tsa_roots: str = "trust/tsa-roots.pem"
+    max_timestamp_delay: Annotated[int, Field(ge=0)] = 86400  # seconds between signing and TSA time
+
+
+class ReplayConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    pywb: dict[str, Any] = Field(default_factory=dict)  # merged over bewaar's pywb config
+
+
+class RootConfig(_Strict):
+    crawl: CrawlConfig = CrawlConfig()
+    browser: BrowserConfig = BrowserConfig()
+    signing: SigningConfig = SigningConfig()
+    replay: ReplayConfig = ReplayConfig()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """Walk a composed YAML node tree along a pydantic error location."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if k.value == part:
+                    nxt = v
+                    break
+            if nxt is None:
+                # the key itself is the culprit (e.g. an unknown key): point at it
+                for k, _v in node.value:
+                    if k.value == part:
+                        return k
+                return node
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return node
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _key_node(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    parent = _node_at(node, loc[:-1])
+    if isinstance(parent, yaml.MappingNode):
+        for k, _v in parent.value:
+            if k.value == loc[-1]:
+                return k
+    return parent
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    given = err.get("input")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        options = ", ".join(s.strip().strip("'") for s in re.split(r",| or ", expected) if s.strip())
+        return f"{given!r} is not one of {options}"
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see the README for the seed-list format)"
+    if kind == "missing":
+        return "is required"
+    if kind == "too_short" and isinstance(given, list):
+        return "must not be empty"
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if given is not None and kind not in ("value_error",) and not isinstance(given, dict | list):
+        return f"{given!r}: {msg[0].lower() + msg[1:]}"
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
+    return data, node
+
+
+def _validate(model: type[BaseModel], path: Path, data: Any, node: yaml.Node | None) -> Any:
+    if not isinstance(data, dict):
+        raise InputError(f"{path}:1: expected a mapping of keys (see the README for the format)")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        target = _key_node(node, loc) if err["type"] == "extra_forbidden" else _node_at(node, loc)
+        line = f":{target.start_mark.line + 1}" if target is not None else ""
+        more = f" (and {len(e.errors()) - 1} more problem(s))" if len(e.errors()) > 1 else ""
+        raise InputError(f"{path}{line}: {_field_path(loc)}: {_describe(err)}{more}") from None
+
+
+def load_seed_list(path: str | Path) -> SeedList:
+    path = Path(path)
+    data, node = _load_yaml(path)
+    return _validate(SeedList, path, data, node)
+
+
+def load_root_config(root: str | Path) -> RootConfig:
+    """The root's bewaar.yaml, or the defaults when there is none."""
+    path = Path(root) / "bewaar.yaml"
+    if not path.exists():
+        return RootConfig()
+    data, node = _load_yaml(path)
+    if data is None:
+        return RootConfig()
+    return _validate(RootConfig, path, data, node)
+
+
+def save_root_config(root: str | Path, config: RootConfig) -> Path:
+    """Write bewaar.yaml with only the values that differ from the defaults."""
+    path = Path(root) / "bewaar.yaml"
+    data = config.model_dump(exclude_defaults=True, mode="json")
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,1 @@
+"""Signing, trusted timestamps, WACZ packaging and verification, working on files only."""
