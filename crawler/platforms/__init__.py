@@ -1,0 +1,1 @@
+"""Platform adapters: one small, mostly data-driven file per platform."""
