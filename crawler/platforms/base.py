@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 PageKind = Literal["profile", "post", "page"]
 BlockKind = Literal["login_wall", "unavailable", "rate_limited", "not_found"]
@@ -70,43 +71,246 @@ class Block:
 
 
 class Adapter:
-    """Base adapter; a platform sets the class attributes and overrides what differs."""
+    """Base adapter; a platform sets the class attributes and overrides what differs.
+
+    Contract with the crawler (everything else here is a helper for adapters):
+      account_urls(handle)   pages of kind "profile" to crawl for an account (profile first,
+                             then tabs such as YouTube's /videos)
+      post_links(snap, h)    canonical URLs of the account's posts linked from a profile page,
+                             in page order (newest first), once each; uses is_post_url()
+      post_resources(url)    extra URLs to fetch for a post page even if the page itself does
+                             not request them (Mastodon's status and context JSON); default none
+      overlay_close / overlay_remove / more_controls   CSS selectors for the behaviours
+      detect_block(snap)     Block or None; call it before extract()
+      extract(snap)          validated information objects (dicts, bewaar/objects.py)
+    """
 
     platform: ClassVar[str] = "generic"
     version: ClassVar[str] = "1.0"  # bump when selectors/extraction change; stored in objects
     default_base_url: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()  # other origins of the default site (twitter.com)
     profile_path: ClassVar[str] = "/{handle}"  # formatted with the normalised handle
-    post_path: ClassVar[re.Pattern[str]] = re.compile(r"$^")  # path of a post page
+    # Path (plus "?query") of a post page, matched from the start; named groups `id` and,
+    # where the URL names the author, `handle`. Trailing parts (/photo/1) are allowed.
+    post_path: ClassVar[re.Pattern[str]] = re.compile(r"$^")
+    post_url_path: ClassVar[str] = ""  # canonical post path, formatted with handle and id
     # CSS selectors. Clicked/queried by the crawler's behaviours in the page.
     overlay_close: ClassVar[tuple[str, ...]] = ()  # buttons closing cookie walls / login nags
     overlay_remove: ClassVar[tuple[str, ...]] = ()  # overlays without a close button: removed
     more_controls: ClassVar[tuple[str, ...]] = ()  # "show more replies" etc., besides text patterns
-    # Login walls / "content unavailable" / rate limits: CSS selectors or text regexes.
+    # Login walls / "content unavailable" / rate limits: CSS selectors, or regexes on the
+    # page's visible text when prefixed "re:". Checked only when the page lacks `content`.
     login_wall: ClassVar[tuple[str, ...]] = ()
     unavailable: ClassVar[tuple[str, ...]] = ()
     rate_limited: ClassVar[tuple[str, ...]] = ()
+    # Selectors whose presence proves the page shows what was asked for, per page kind. A page
+    # of that kind without any of them is blocked (the account's content is not there).
+    content: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # URLs of the platform's own JSON API: a 429 there means the page is rate limited, a 401
+    # there that it needs a login.
+    api_pattern: ClassVar[str] = ""
 
     def __init__(self, base_url: str | None = None) -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
 
+    @property
+    def name(self) -> str:
+        """What objects record as their extractor: platform@version."""
+        return f"{self.platform}@{self.version}"
+
     # -- URLs ---------------------------------------------------------------------------
     def normalize_handle(self, handle: str) -> str:
-        return handle.strip().lstrip("@")
+        """The handle as the platform writes it in URLs; a profile URL is accepted too."""
+        handle = handle.strip()
+        if re.match(r"^https?://", handle):
+            path = urlsplit(handle).path.strip("/")
+            handle = path.split("/")[0] if path else ""
+        return handle.lstrip("@")
+
+    def base_for(self, handle: str | None = None) -> str:
+        """The origin an account lives on (Mastodon derives it from the handle)."""
+        return self.base_url
 
     def profile_url(self, handle: str) -> str:
-        return self.base_url + self.profile_path.format(handle=self.normalize_handle(handle))
+        return self.base_for(handle) + self.profile_path.format(
+            handle=self.normalize_handle(handle)
+        )
+
+    def account_urls(self, handle: str) -> list[str]:
+        return [self.profile_url(handle)]
+
+    def post_url(self, handle: str, post_id: str) -> str:
+        return self.base_for(handle) + self.post_url_path.format(
+            handle=self.normalize_handle(handle), id=post_id
+        )
+
+    def _origins(self, handle: str | None) -> list[str]:
+        base = self.base_for(handle)
+        return [base] + (list(self.aliases) if base == self.default_base_url else [])
+
+    def match_post(self, url: str, handle: str | None = None) -> re.Match[str] | None:
+        """The post_path match of a URL on this platform (any author), else None."""
+        url = url.split("#", 1)[0]
+        for origin in self._origins(handle):
+            if origin and url.startswith(origin + "/"):
+                return self.post_path.match(url[len(origin) :])
+        return None
 
     def is_post_url(self, url: str, handle: str | None = None) -> bool:
-        """Whether a link found on a profile page is one of the account's posts."""
-        path = url[len(self.base_url) :] if url.startswith(self.base_url) else None
-        return bool(path and self.post_path.match(path))
+        """Whether a link found on a profile page is one of the account's posts (with a handle:
+        by that account, where the URL names its author)."""
+        m = self.match_post(url, handle)
+        if not m:
+            return False
+        if handle and "handle" in m.groupdict() and m.group("handle") is not None:
+            return self.same_handle(m.group("handle"), handle)
+        return True
 
-    # -- page checks and extraction -------------------------------------------------------
+    def same_handle(self, a: str, b: str) -> bool:
+        return self.normalize_handle(a).lower() == self.normalize_handle(b).lower()
+
+    def post_id(self, url: str) -> str | None:
+        m = self.match_post(url)
+        return m.group("id") if m else None
+
+    def canonical_post_url(self, url: str, handle: str | None = None) -> str | None:
+        m = self.match_post(url, handle)
+        if not m:
+            return None
+        groups = m.groupdict()
+        author = groups.get("handle") or handle or ""
+        return self.post_url(author, m.group("id"))
+
+    def post_links(self, snap: PageSnapshot, handle: str | None = None) -> list[str]:
+        from crawler.platforms import dom
+
+        handle = handle if handle is not None else (snap.handle or None)
+        soup = dom.parse(snap.html)
+        out: dict[str, None] = {}
+        for a in soup.find_all("a", href=True):
+            url = dom.absolute(snap.final_url or snap.url, dom.attr(a, "href"))
+            if url and self.is_post_url(url, handle):
+                canonical = self.canonical_post_url(url, handle)
+                if canonical:
+                    out.setdefault(canonical, None)
+        return list(out)
+
+    def post_resources(self, post_url: str) -> list[str]:
+        return []
+
+    # -- page checks ----------------------------------------------------------------------
     def detect_block(self, snap: PageSnapshot) -> Block | None:
         """A login wall, "unavailable" or rate-limit page is never a successful capture."""
-        raise NotImplementedError
+        from crawler.platforms import dom
 
+        api = re.compile(self.api_pattern) if self.api_pattern else None
+        if snap.status == 429:
+            return Block("rate_limited", "HTTP 429 Too Many Requests")
+        for r in snap.responses:
+            if api and api.search(r.url) and r.status == 429:
+                return Block("rate_limited", f"the platform's API answered 429 ({_short(r.url)})")
+        soup = dom.parse(snap.html)
+        text = dom.visible_text(soup)
+        wanted = self.content.get(snap.kind, ())
+        if wanted and any(soup.select_one(sel) for sel in wanted):
+            return None
+        for kind, patterns in (
+            ("rate_limited", self.rate_limited),
+            ("login_wall", self.login_wall),
+            ("unavailable", self.unavailable),
+        ):
+            hit = _first_match(soup, text, patterns)
+            if hit:
+                return Block(kind, f"{_WORDS[kind]} (matched {hit!r})")  # type: ignore[arg-type]
+        for r in snap.responses:
+            if api and api.search(r.url) and r.status in (401, 403):
+                return Block("login_wall", f"the platform's API asks for a login ({r.status})")
+        if snap.status in (404, 410):
+            return Block("not_found", f"HTTP {snap.status}")
+        if snap.status and snap.status >= 400:
+            return Block("unavailable", f"HTTP {snap.status}")
+        if wanted:
+            return Block(
+                "unavailable", f"no {snap.kind} content on the page (looked for {wanted[0]!r})"
+            )
+        return None
+
+    # -- extraction -----------------------------------------------------------------------
     def extract(self, snap: PageSnapshot) -> list[dict[str, Any]]:
-        """Information objects (see bewaar/objects.py) found in the page. Unknown fields stay
-        empty; nothing is invented."""
-        raise NotImplementedError
+        """Information objects (see bewaar/objects.py) found in the page, validated. Unknown
+        fields stay empty; nothing is invented. Adapters implement read()."""
+        from bewaar.objects import validate_object
+
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for raw in self.read(snap):
+            obj = validate_object(raw).to_dict()
+            ident = obj["handle"].lower() if obj["type"] == "profile" else obj["id"]
+            key = (obj["type"], ident)
+            out[key] = merge(out[key], obj) if key in out else obj
+        return list(out.values())
+
+    def read(self, snap: PageSnapshot) -> list[dict[str, Any]]:
+        """Raw object dicts (made with new_object()); validated by extract()."""
+        return []
+
+    def new_object(self, snap: PageSnapshot, type_: str, url: str, **fields: Any) -> dict[str, Any]:
+        from bewaar.objects import SCHEMA_VERSION, iso_utc
+
+        obj: dict[str, Any] = {
+            "type": type_,
+            "schema": SCHEMA_VERSION,
+            "platform": self.platform,
+            "adapter": self.name,
+            "url": url,
+            "page_url": snap.final_url or snap.url,
+            "captured_at": iso_utc(snap.captured_at) or snap.captured_at,
+        }
+        obj.update({k: v for k, v in fields.items() if v not in (None, "", [], {})})
+        return obj
+
+
+_WORDS = {"rate_limited": "rate limited", "login_wall": "login wall", "unavailable": "unavailable"}
+
+
+def _short(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path[:80]
+
+
+def _first_match(soup: Any, text: str, patterns: tuple[str, ...]) -> str | None:
+    for p in patterns:
+        if p.startswith("re:"):
+            if re.search(p[3:], text, re.IGNORECASE):
+                return p[3:]
+        elif soup.select_one(p) is not None:
+            return p
+    return None
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or v == [] or v == {}
+
+
+def merge(primary: dict[str, Any], secondary: dict[str, Any]) -> dict[str, Any]:
+    """Fill the empty fields of `primary` from `secondary` (e.g. JSON first, DOM second).
+    Counts merge per key; a shown abbreviated text is kept only with the value it explains."""
+    out = dict(primary)
+    for key, value in secondary.items():
+        if key in ("counts", "counts_text"):
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        elif _empty(out.get(key)) and not _empty(value):
+            out[key] = value
+    counts = dict(out.get("counts") or {})
+    texts = dict(out.get("counts_text") or {})
+    for key, value in (secondary.get("counts") or {}).items():
+        if counts.get(key) is None and value is not None:
+            counts[key] = value
+            if key in (secondary.get("counts_text") or {}):
+                texts[key] = secondary["counts_text"][key]
+    if counts or "counts" in out:
+        out["counts"] = counts
+    if texts or "counts_text" in out:
+        out["counts_text"] = texts
+    return out

@@ -1,0 +1,5 @@
+from crawler.platforms.base import Adapter
+
+
+class InstagramAdapter(Adapter):
+    platform = "instagram"

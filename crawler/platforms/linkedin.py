@@ -1,0 +1,5 @@
+from crawler.platforms.base import Adapter
+
+
+class LinkedInAdapter(Adapter):
+    platform = "linkedin"

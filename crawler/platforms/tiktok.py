@@ -1,0 +1,5 @@
+from crawler.platforms.base import Adapter
+
+
+class TikTokAdapter(Adapter):
+    platform = "tiktok"

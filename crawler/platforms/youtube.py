@@ -1,0 +1,5 @@
+from crawler.platforms.base import Adapter
+
+
+class YouTubeAdapter(Adapter):
+    platform = "youtube"

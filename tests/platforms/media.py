@@ -1,0 +1,117 @@
+"""Fixture media made here, never downloaded: PNG photos, a WAV tone, and short real videos.
+
+Videos are recorded by the system Chromium itself (a canvas animation through MediaRecorder):
+an H.264 fragmented MP4 (what TikTok-style progressive players load with byte ranges) and a
+VP9 WebM (what YouTube-style players append to Media Source buffers). The browser is needed by
+every platform test anyway, so this adds no dependency. Recorded once per machine and cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from tests.sites.png import png
+
+__all__ = ["png", "wav", "video", "CHROMIUM", "CHROMIUM_ARGS"]
+
+CHROMIUM = os.environ.get("BEWAAR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--autoplay-policy=no-user-gesture-required",
+]
+CACHE = Path(tempfile.gettempdir()) / "bewaar-fixture-media-v1"
+FORMATS = {"mp4": "video/mp4;codecs=avc1", "webm": "video/webm;codecs=vp9"}
+
+_RECORD_JS = """async (mime) => {
+  const c = document.createElement('canvas'); c.width = 160; c.height = 90;
+  const g = c.getContext('2d'); let f = 0;
+  const draw = () => { g.fillStyle = `hsl(${(f * 12) % 360},70%,50%)`; g.fillRect(0,0,160,90);
+    g.fillStyle = '#fff'; g.fillRect((f * 7) % 160, 30, 30, 30); g.font = '20px sans-serif';
+    g.fillText(String(f), 8, 24); f++; };
+  draw(); const timer = setInterval(draw, 50);
+  const rec = new MediaRecorder(c.captureStream(20), {mimeType: mime, videoBitsPerSecond: 200000});
+  const chunks = []; rec.ondataavailable = e => e.data.size && chunks.push(e.data);
+  const done = new Promise(r => rec.onstop = r);
+  rec.start(250); await new Promise(r => setTimeout(r, 2200)); rec.stop(); await done;
+  clearInterval(timer);
+  const buf = new Uint8Array(await new Blob(chunks).arrayBuffer());
+  let s = ''; for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+  return btoa(s);
+}"""
+
+
+def _record(out_dir: Path) -> None:
+    """Run in a child process: Playwright's sync API cannot nest inside a test's own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_content("<title>rec</title>")
+            for ext, mime in FORMATS.items():
+                data = base64.b64decode(page.evaluate(_RECORD_JS, mime))
+                tmp = out_dir / f"clip.{ext}.tmp{os.getpid()}"
+                tmp.write_bytes(data)
+                tmp.replace(out_dir / f"clip.{ext}")
+        finally:
+            browser.close()
+
+
+@lru_cache(maxsize=4)
+def video(ext: str) -> bytes:
+    """A ~2 s 160x90 clip: "mp4" (H.264 fragmented MP4) or "webm" (VP9)."""
+    if ext not in FORMATS:
+        raise ValueError(ext)
+    path = CACHE / f"clip.{ext}"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "tests.platforms.media", str(CACHE)],
+            check=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    data = path.read_bytes()
+    if len(data) < 1000:
+        raise RuntimeError(f"Chromium recorded no usable video into {path}")
+    return data
+
+
+@lru_cache(maxsize=8)
+def wav(seconds: float = 0.5, hz: int = 440) -> bytes:
+    """A mono 8 kHz 8-bit PCM sine tone: the simplest audio every browser plays."""
+    rate = 8000
+    frames = bytes(
+        int(128 + 100 * math.sin(2 * math.pi * hz * i / rate)) for i in range(int(seconds * rate))
+    )
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate, 1, 8)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(frames))
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(frames))
+        + frames
+    )
+
+
+if __name__ == "__main__":
+    _record(Path(sys.argv[1]))

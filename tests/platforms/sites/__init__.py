@@ -1,0 +1,8 @@
+"""The seven platform fixture sites, by platform name."""
+
+from __future__ import annotations
+
+from tests.platforms.fixture import PlatformSite
+from tests.platforms.sites.mastodon import MastodonSite
+
+SITES: dict[str, type[PlatformSite]] = {s.platform: s for s in (MastodonSite,)}
