@@ -1,9 +1,57 @@
-"""Sub-commands."""
+"""Sub-commands: crawl, index."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from bewaar.config import load_root_config, load_seed_list
+from bewaar.errors import InputError
+from bewaar.model import Root
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.run import run_crawl
+
+    seeds = load_seed_list(args.seeds)  # validated before any browser starts
+    root = Root(Path(args.root).resolve())
+    config = load_root_config(root.path)
+    if args.concurrency:
+        config = config.model_copy(
+            update={"crawl": config.crawl.model_copy(update={"concurrency": args.concurrency})}
+        )
+    code, _job = run_crawl(
+        root, seeds, config, seed_file=Path(args.seeds), verbose=args.verbose, quiet=args.quiet
+    )
+    return code
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from crawler.indexer import reindex
+
+    root = Root(Path(args.root).resolve())
+    names = args.collections or [c.name for c in root.collections()]
+    if not names:
+        raise InputError(f"no collections under {root.collections_dir}: run `bewaar crawl` first")
+    for name in names:
+        coll = root.collection(name)
+        if not coll.archive.is_dir():
+            raise InputError(f"collection '{name}' not found under {root.collections_dir}")
+        n = reindex(coll)
+        print(f"{name}: {n} index entries from {len(coll.warcs())} WARC file(s)")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("crawl", help="capture the pages of a seed list into WARC files")
+    p.add_argument("seeds", help="seed list (YAML)")
+    p.add_argument("--root", default=".", help="root directory holding collections/ (default: .)")
+    p.add_argument("--concurrency", type=int, help="pages captured at the same time")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or summary")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("index", help="rebuild the CDXJ index of collections from their WARCs")
+    p.add_argument("collections", nargs="*", help="collection names (default: all)")
+    p.add_argument("--root", default=".", help="root directory holding collections/")
+    p.set_defaults(func=cmd_index)

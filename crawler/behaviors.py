@@ -1,0 +1,223 @@
+"""Behaviours that make a page show what a reader would see, bounded in time.
+
+Every step is synced to animation frames and followed by a network-quiet wait on the
+recorder: fixed sleeps silently lost half the posts when pages ran in parallel, because lazy
+loaders had not answered yet. Order: close overlays, scroll until the page stops growing,
+click "more" controls (then scroll again if they added content), sweep the page once more so
+every lazy image enters the viewport, play media, fetch every srcset/media URL whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+
+from bewaar.config import Behaviors
+from crawler.recorder import NetworkRecorder
+
+log = logging.getLogger(__name__)
+JS = (Path(__file__).parent / "behaviors.js").read_text(encoding="utf-8")
+
+
+@dataclass
+class BehaviorLog:
+    """What the behaviours did on one page; stored in the page-info record."""
+
+    overlays_closed: int = 0
+    scrolls: int = 0
+    clicks: int = 0
+    clicked: list[str] = field(default_factory=list)
+    media: int = 0
+    fetched: int = 0
+    stopped: str = ""  # why scrolling ended: stable | max_scrolls | timeout
+    navigated_away: bool = False
+    height: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PlatformHints:
+    """Adapter-provided selectors; empty for plain URLs."""
+
+    overlay_close: tuple[str, ...] = ()
+    overlay_remove: tuple[str, ...] = ()
+    more_controls: tuple[str, ...] = ()
+
+
+async def install(page: Page) -> None:
+    await page.evaluate(JS)
+
+
+async def _call(page: Page, expr: str, arg: Any = None) -> Any:
+    await install(page)  # cheap no-op when present; re-installs after a same-page reload
+    return await page.evaluate(expr, arg)
+
+
+class BehaviorRunner:
+    def __init__(
+        self,
+        page: Page,
+        recorder: NetworkRecorder,
+        cfg: Behaviors,
+        hints: PlatformHints | None = None,
+    ) -> None:
+        self.page = page
+        self.rec = recorder
+        self.cfg = cfg
+        self.hints = hints or PlatformHints()
+        self.log = BehaviorLog()
+        self._start_url = page.url
+        self._deadline = 0.0
+
+    def _time_left(self) -> float:
+        return self._deadline - time.monotonic()
+
+    async def _quiet(self, timeout: float = 8.0) -> None:
+        await self.rec.wait_quiet(self.cfg.network_quiet_ms, min(timeout, max(self._time_left(), 1.0)))
+
+    def _navigated(self) -> bool:
+        if self.page.url.split("#")[0] != self._start_url.split("#")[0]:
+            self.log.navigated_away = True
+            return True
+        return False
+
+    async def run(self) -> BehaviorLog:
+        started = time.monotonic()
+        self._deadline = started + self.cfg.scroll_timeout
+        try:
+            await install(self.page)
+            await _call(self.page, "() => window.__bewaar.guard(true)")
+            await self._quiet()
+            if self.cfg.close_overlays:
+                await self.close_overlays()
+            await self.scroll()
+            if self.cfg.expand_more:
+                await self.expand()
+            await self.sweep()
+            if self.cfg.play_media:
+                await self.play_media()
+            if self.cfg.fetch_srcset:
+                await self.autofetch()
+            await self._quiet()
+            await _call(self.page, "() => window.__bewaar.guard(false)")
+        except PlaywrightError as e:
+            # a page that navigated or crashed mid-behaviour still gets recorded
+            self.log.notes.append(f"behaviour stopped: {str(e).splitlines()[0]}")
+            self._navigated()
+        self.log.seconds = round(time.monotonic() - started, 2)
+        return self.log
+
+    async def close_overlays(self) -> None:
+        n = await _call(
+            self.page,
+            "([p, c, r]) => window.__bewaar.closeOverlays(p, c, r)",
+            [self.cfg.overlay_patterns, list(self.hints.overlay_close), list(self.hints.overlay_remove)],
+        )
+        self.log.overlays_closed += int(n or 0)
+        if n:
+            await self._quiet()
+
+    async def scroll(self) -> None:
+        """Scroll a viewport at a time until the page stops growing and the network is quiet
+        twice in a row at the bottom, or the limits say stop."""
+        stable = 0
+        while True:
+            if self.log.scrolls >= self.cfg.max_scrolls:
+                self.log.stopped = "max_scrolls"
+                return
+            if self._time_left() <= 0:
+                self.log.stopped = "timeout"
+                self.log.notes.append("scroll_timeout reached before the page stopped growing")
+                return
+            before = await _call(self.page, "() => window.__bewaar.metrics()")
+            m = await _call(self.page, "(f) => window.__bewaar.scrollStep(f)", 0.9)
+            self.log.scrolls += 1
+            await self._quiet()
+            after = await _call(self.page, "() => window.__bewaar.metrics()")
+            self.log.height = int(after["height"])
+            at_bottom = after["top"] + after["view"] >= after["height"] - 5
+            grew = after["height"] > before["height"] or m["height"] > before["height"]
+            if at_bottom and not grew and self.rec.inflight() == 0:
+                stable += 1
+                if stable >= 2:
+                    self.log.stopped = "stable"
+                    return
+            else:
+                stable = 0
+            if self._navigated():
+                return
+
+    async def expand(self) -> None:
+        """Click "more" controls one at a time until none is left (or limits)."""
+        rounds = 0
+        while self.log.clicks < self.cfg.max_clicks and self._time_left() > 0:
+            n = await _call(
+                self.page,
+                "([p, s]) => window.__bewaar.markControls(p, s)",
+                [self.cfg.more_patterns, list(self.hints.more_controls)],
+            )
+            if not n:
+                break
+            el = self.page.locator('[data-bewaar-candidate="0"]').first
+            text = ""
+            try:
+                text = (await el.inner_text(timeout=2000)).strip()[:80]
+                await el.evaluate("e => { e.dataset.bewaarClicked = '1'; }")
+                await el.scroll_into_view_if_needed(timeout=2000)
+                try:
+                    await el.click(timeout=3000)
+                except PlaywrightError:
+                    await el.evaluate("e => e.click()")  # covered by something: click directly
+            except PlaywrightError as e:
+                self.log.notes.append(f"could not click {text!r}: {str(e).splitlines()[0]}")
+            await _call(self.page, "() => window.__bewaar.clearMarks()")
+            self.log.clicks += 1
+            self.log.clicked.append(text)
+            await self._quiet()
+            if self._navigated():
+                return
+            rounds += 1
+            if rounds % 5 == 0:
+                await self.scroll()  # clicked content may have started a new lazy list
+        if self.log.clicks:
+            await self.scroll()
+
+    async def sweep(self) -> None:
+        """From the top down, a viewport at a time, so every lazy image is seen once."""
+        await _call(self.page, "(y) => window.__bewaar.scrollTo(y)", 0)
+        steps = 0
+        while self._time_left() > -10 and steps < 400:
+            before = await _call(self.page, "() => window.__bewaar.metrics()")
+            m = await _call(self.page, "(f) => window.__bewaar.scrollStep(f)", 0.9)
+            steps += 1
+            await self._quiet(timeout=4.0)
+            if m["top"] <= before["top"] or m["top"] + m["view"] >= m["height"] - 5:
+                break
+        await self._quiet()
+        await _call(self.page, "(y) => window.__bewaar.scrollTo(y)", 0)
+
+    async def play_media(self) -> None:
+        n = await _call(self.page, "(ms) => window.__bewaar.playMedia(ms)", 8000)
+        self.log.media = int(n or 0)
+        if n:
+            await self._quiet()
+
+    async def autofetch(self) -> None:
+        urls: list[str] = await _call(self.page, "() => window.__bewaar.resourceUrls()")
+        have = self.rec.completed_urls()
+        todo = [u for u in urls if u not in have]
+        if not todo:
+            return
+        await _call(self.page, "([u, c]) => window.__bewaar.fetchAll(u, c)", [todo, 4])
+        self.log.fetched += len(todo)
+        await self._quiet()

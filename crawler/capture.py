@@ -1,0 +1,201 @@
+"""One page, start to finish: attach the recorder, run behaviours, snapshot, hand over records.
+
+`init_page` is scrapy-playwright's page-init callback (referenced by import path so request
+meta stays picklable for disk/redis queues); `capture_page` runs in the spider callback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from scrapy.http import Request
+
+from bewaar.config import Behaviors
+from bewaar.model import DOM_URN, OBJECTS_URN, PAGEINFO_URN, SCREENSHOT_URN
+from crawler.behaviors import BehaviorLog, BehaviorRunner, PlatformHints
+from crawler.recorder import Exchange, NetworkRecorder
+from crawler.warc_writer import Resource
+
+log = logging.getLogger(__name__)
+RECORDER_KEY = "_bewaar_recorder"
+MAX_SCREENSHOT_HEIGHT = 30000  # px; taller pages are cut (Chromium's own limit is near this)
+
+
+async def init_page(page: Page, request: Request) -> None:
+    """Runs after scrapy-playwright made the page and before it navigates.
+
+    scrapy-playwright routes every request through Python to override headers; bewaar keeps
+    the browser's own headers, so that route is removed (it also cost a round trip per
+    request). The recorder turns the browser cache off itself, so each page records all it
+    loads.
+    """
+    await page.unroute("**")
+    max_size = int(request.meta.get("bewaar_max_resource_size", 256_000_000))
+    rec = NetworkRecorder(page, max_resource_size=max_size)
+    await rec.start()
+    request.meta[RECORDER_KEY] = rec
+
+
+@dataclass
+class PageCapture:
+    """Everything recorded for one page; the item the WARC pipeline writes."""
+
+    url: str
+    final_url: str
+    status: int | None
+    title: str
+    captured_at: str
+    exchanges: list[Exchange]
+    resources: list[Resource] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    behavior: BehaviorLog | None = None
+    dom: str = ""
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    target: dict[str, Any] = field(default_factory=dict)  # seed index, depth, kind, account
+    outcome: str = "ok"
+    reason: str = ""
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def main_exchange(self) -> Exchange | None:
+        for ex in self.exchanges:
+            if ex.is_main_document and not ex.redirect:
+                return ex
+        return None
+
+
+def select_exchanges(exchanges: list[Exchange]) -> tuple[list[Exchange], list[dict[str, Any]]]:
+    """Keep what can be written and replayed; say what was left out and why.
+
+    Byte-range (206) responses are replaced by the whole resource fetched once (pywb cannot
+    serve ranges from stored 206 records); failed or incomplete loads are not responses.
+    """
+    whole = {e.url for e in exchanges if e.status == 200 and e.complete}
+    keep: list[Exchange] = []
+    dropped: list[dict[str, Any]] = []
+    for ex in exchanges:
+        why = ""
+        if ex.status == 206:
+            why = "partial content; whole resource recorded" if ex.url in whole else (
+                "partial content; whole resource could not be fetched"
+            )
+        elif ex.failed:
+            why = f"load failed: {ex.failed}"
+        elif ex.status is None:
+            why = "no response"
+        elif not ex.complete:
+            why = f"body unavailable: {ex.body_error or 'not finished'}"
+        if why:
+            dropped.append(
+                {"url": ex.url, "method": ex.method, "status": ex.status, "reason": why,
+                 "range": next((v for k, v in ex.request_headers if k.lower() == "range"), None)}
+            )
+        else:
+            keep.append(ex)
+    keep.sort(key=lambda e: e.wall_time)
+    return keep, dropped
+
+
+async def snapshot_page(page: Page) -> tuple[str, str, bytes | None, list[str]]:
+    """Rendered DOM, title, full-page screenshot, and the links a reader can follow."""
+    from crawler.behaviors import install
+
+    title = ""
+    dom = ""
+    shot: bytes | None = None
+    links: list[str] = []
+    try:
+        title = await page.title()
+        dom = await page.content()
+        await install(page)
+        links = await page.evaluate("() => window.__bewaar.links()")
+    except PlaywrightError as e:
+        log.debug("snapshot of %s incomplete: %s", page.url, e)
+    try:
+        height = await page.evaluate("() => document.documentElement.scrollHeight")
+        if height and height > MAX_SCREENSHOT_HEIGHT:
+            vp = page.viewport_size or {"width": 1280}
+            shot = await page.screenshot(
+                type="png",
+                clip={"x": 0, "y": 0, "width": vp["width"], "height": MAX_SCREENSHOT_HEIGHT},
+                full_page=True,
+                timeout=60000,
+            )
+        else:
+            shot = await page.screenshot(type="png", full_page=True, timeout=60000)
+    except PlaywrightError as e:
+        log.warning("no screenshot of %s: %s", page.url, str(e).splitlines()[0])
+    return dom, title, shot, links
+
+
+async def capture_page(
+    page: Page,
+    recorder: NetworkRecorder,
+    url: str,
+    status: int | None,
+    behaviors: Behaviors,
+    hints: PlatformHints | None = None,
+    run_behaviors: bool = True,
+) -> PageCapture:
+    blog = BehaviorLog()
+    if run_behaviors:
+        blog = await BehaviorRunner(page, recorder, behaviors, hints).run()
+    dom, title, shot, links = await snapshot_page(page)
+    await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=10)
+    exchanges = await recorder.finish()
+    keep, dropped = select_exchanges(exchanges)
+    main = next((e for e in keep if e.is_main_document and not e.redirect), None)
+    when = main.wall_time if main else datetime.now(UTC).timestamp()
+    captured_at = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cap = PageCapture(
+        url=url,
+        final_url=page.url,
+        status=main.status if main else status,
+        title=title,
+        captured_at=captured_at,
+        exchanges=keep,
+        links=links,
+        behavior=blog,
+        dom=dom,
+        dropped=dropped,
+    )
+    page_uri = page.url
+    if dom:
+        cap.resources.append(Resource(DOM_URN + page_uri, "resource", "text/html; charset=utf-8", dom.encode("utf-8")))
+    if shot:
+        cap.resources.append(Resource(SCREENSHOT_URN + page_uri, "resource", "image/png", shot))
+    return cap
+
+
+def finish_resources(cap: PageCapture) -> None:
+    """Objects and page info go last: they describe the finished capture."""
+    page_uri = cap.final_url or cap.url
+    if cap.objects:
+        data = json.dumps(cap.objects, ensure_ascii=False, indent=1).encode("utf-8")
+        cap.resources.append(Resource(OBJECTS_URN + page_uri, "metadata", "application/json", data))
+    info = {
+        "url": cap.url,
+        "final_url": cap.final_url,
+        "status": cap.status,
+        "title": cap.title,
+        "captured_at": cap.captured_at,
+        "outcome": cap.outcome,
+        "reason": cap.reason,
+        "target": cap.target,
+        "behaviors": cap.behavior.to_dict() if cap.behavior else {},
+        "not_recorded": cap.dropped,
+    }
+    cap.resources.append(
+        Resource(
+            PAGEINFO_URN + page_uri,
+            "metadata",
+            "application/json",
+            json.dumps(info, ensure_ascii=False, indent=1).encode("utf-8"),
+        )
+    )

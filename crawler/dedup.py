@@ -1,0 +1,63 @@
+"""Which payloads the collection already holds, so identical ones become revisit records.
+
+Seeded from the collection's CDXJ index (earlier crawls) and filled as this crawl writes, so the
+same script or video is stored once per collection, and replay still serves every copy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Original:
+    uri: str
+    date: str  # WARC-Date of the original, ISO 8601
+    record_id: str | None = None
+
+
+def _ts_to_iso(ts: str) -> str:
+    ts = (ts + "00000000000000")[:14]
+    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
+
+
+class DedupIndex:
+    def __init__(self) -> None:
+        self._by_digest: dict[str, Original] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+    def get(self, digest: str) -> Original | None:
+        return self._by_digest.get(digest)
+
+    def add(self, digest: str, original: Original) -> None:
+        self._by_digest.setdefault(digest, original)
+
+    @classmethod
+    def from_cdxj(cls, paths: list[Path]) -> DedupIndex:
+        """Originals are full 200 responses; revisits point at them, never at each other."""
+        idx = cls()
+        for path in paths:
+            if not path.exists():
+                continue
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    parts = line.split(" ", 2)
+                    if len(parts) < 3 or not parts[2].startswith("{"):
+                        continue
+                    try:
+                        data = json.loads(parts[2])
+                    except ValueError:
+                        continue
+                    digest = data.get("digest")
+                    if (
+                        digest
+                        and str(data.get("status")) == "200"
+                        and data.get("mime") != "warc/revisit"
+                        and "__wb_method=" not in parts[0]
+                    ):
+                        idx.add(digest, Original(data["url"], _ts_to_iso(parts[1])))
+        return idx

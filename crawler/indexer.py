@@ -1,0 +1,81 @@
+"""Keep a collection's CDXJ index current, using pywb's own indexer.
+
+POST requests are indexed with their body appended to the URL key (`--postappend`). pywb's
+indexer is used rather than cdxj-indexer because the two disagree on JSON bodies (cdxj-indexer
+1.5 writes a JSON null as "None", pywb's replay looks it up as "null"): indexing with the code
+that replay uses for lookups keeps every POST findable. It runs in pywb's own environment.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from bewaar.environment import pywb_python
+from bewaar.errors import BewaarError
+from bewaar.model import Collection
+
+
+def index_warcs(warcs: Iterable[Path]) -> list[str]:
+    """CDXJ lines (sorted) for the given WARC files, named by file name as pywb expects."""
+    warcs = [str(w) for w in warcs]
+    if not warcs:
+        return []
+    with tempfile.NamedTemporaryFile("r", suffix=".cdxj", encoding="utf-8") as out:
+        cmd = [str(pywb_python()), "-m", "pywb.indexer.cdxindexer", "-j", "-p", "-s", "-o", out.name]
+        proc = subprocess.run(cmd + warcs, capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BewaarError(f"indexing failed: {last}")
+        lines = [ln.rstrip("\n") for ln in out if ln.strip() and not ln.startswith("!")]
+    lines.sort()
+    return lines
+
+
+def _merge_into(index: Path, new_lines: list[str], drop_files: set[str] = frozenset()) -> int:
+    """Merge sorted new lines into the sorted index; write atomically."""
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(index.name + ".tmp")
+    count = 0
+    existing: Iterable[str] = ()
+    fh = index.open(encoding="utf-8") if index.exists() else None
+    try:
+        if fh is not None:
+            existing = (
+                line.rstrip("\n")
+                for line in fh
+                if line.strip() and not any(f'"filename": "{f}"' in line for f in drop_files)
+            )
+        with tmp.open("w", encoding="utf-8") as out:
+            for line in heapq.merge(existing, new_lines):
+                out.write(line + "\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        if fh is not None:
+            fh.close()
+    os.replace(tmp, index)
+    return count
+
+
+def add_to_index(collection: Collection, warcs: list[Path]) -> int:
+    """Index newly finished WARCs into collections/NAME/indexes/index.cdxj."""
+    if not warcs:
+        return 0
+    names = {w.name for w in warcs}
+    new = index_warcs(warcs)
+    _merge_into(collection.index_file, new, drop_files=names)
+    return len(new)
+
+
+def reindex(collection: Collection) -> int:
+    """Rebuild the index from every WARC in archive/."""
+    lines = index_warcs(collection.warcs())
+    if collection.index_file.exists():
+        collection.index_file.unlink()
+    return _merge_into(collection.index_file, lines)

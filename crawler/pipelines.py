@@ -1,0 +1,110 @@
+"""Item pipeline: page captures become WARC records, page entries and information objects."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from scrapy import Spider
+from scrapy.crawler import Crawler
+
+from bewaar.model import PageEntry, append_pages
+from crawler.capture import PageCapture
+from crawler.dedup import DedupIndex
+from crawler.warc_writer import WarcFiles, recover, warcinfo_fields
+
+log = logging.getLogger(__name__)
+
+# Sent with the path of each WARC the moment it is finished (moved into archive/).
+warc_finished = object()
+
+
+class WarcPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.files: WarcFiles | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcPipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider) -> None:
+        job = spider.job
+        coll = job.collection.ensure()
+        for path in recover(coll):
+            job.messages.append(f"recovered {path.name} left unfinished by an earlier crawl")
+            job.warcs.append(path)
+            self._signal(path)
+        dedup = DedupIndex.from_cdxj([coll.index_file])
+        info = warcinfo_fields(
+            job.software,
+            {
+                "isPartOf": coll.name,
+                "description": "Browser capture of public pages by bewaar",
+                "seeds": [t.url for t in job.targets],
+                "behaviors": job.seeds.behaviors.model_dump(mode="json"),
+                "crawl": job.config.crawl.model_dump(mode="json"),
+                "http-header-user-agent": job.user_agent,
+            },
+        )
+        self.files = WarcFiles(
+            coll,
+            job.crawl_id,
+            info,
+            max_size=job.config.crawl.warc_max_size,
+            dedup=dedup,
+            on_finished=self._finished,
+        )
+
+    def _signal(self, path: Any) -> None:
+        self.crawler.signals.send_catch_log(warc_finished, path=path, spider=self.crawler.spider)
+
+    def _finished(self, path: Any) -> None:
+        self.crawler.spider.job.warcs.append(path)
+        self._signal(path)
+
+    def process_item(self, item: Any, spider: Spider) -> Any:
+        if not isinstance(item, PageCapture) or self.files is None:
+            return item
+        job = spider.job
+        written = self.files.write_page(item.exchanges, item.resources, main_url=item.final_url)
+        job.bytes_written = self.files.bytes_written
+        job.records += written.records
+        t = item.target
+        entry = PageEntry(
+            url=item.final_url or item.url,
+            ts=item.captured_at,
+            id=uuid.uuid4().hex,
+            title=item.title,
+            status=item.status,
+            crawl_id=job.crawl_id,
+            seed=t.get("depth", 0) == 0,
+            depth=t.get("depth", 0),
+            warc=written.warc,
+            outcome=item.outcome,
+            reason=item.reason,
+            platform=t.get("platform", ""),
+            account=t.get("account", ""),
+            kind=t.get("kind", "page"),
+        )
+        if item.url != entry.url:
+            entry.extra["requested_url"] = item.url
+        append_pages(job.collection.pages_file, [entry])
+        job.page_entries.append(json.loads(entry.to_json()))
+        if item.objects:
+            path = job.collection.objects / f"{job.crawl_id}.jsonl"
+            with path.open("a", encoding="utf-8") as fh:
+                for obj in item.objects:
+                    fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        # free the bodies: the item is done
+        item.exchanges = []
+        item.resources = []
+        item.dom = ""
+        return item
+
+    def close_spider(self, spider: Spider) -> None:
+        if self.files is not None:
+            self.files.close()
+

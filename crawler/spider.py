@@ -1,0 +1,292 @@
+"""The capture spider: each request is a page in a real Chromium; each callback records it.
+
+Requests carry only plain data in meta (target index, depth, kind; the page-init callback by
+import path), so the scheduler can keep them on disk or in redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+from scrapy.http import Request, Response
+from twisted.python.failure import Failure
+
+from crawler.behaviors import PlatformHints
+from crawler.capture import RECORDER_KEY, PageCapture, capture_page, finish_resources
+from crawler.job import CrawlJob, Target
+
+log = logging.getLogger(__name__)
+MAX_429_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 2.0
+_MEDIA_MIME = ("image/", "video/", "audio/")
+
+
+def describe_failure(failure: Failure) -> str:
+    """Chromium's net::ERR_* codes in words a user can act on."""
+    text = str(failure.value).splitlines()[0] if failure.value else repr(failure)
+    known = {
+        "ERR_NAME_NOT_RESOLVED": "host not found (DNS)",
+        "ERR_CONNECTION_REFUSED": "connection refused",
+        "ERR_CONNECTION_RESET": "connection reset",
+        "ERR_CONNECTION_TIMED_OUT": "connection timed out",
+        "ERR_ADDRESS_UNREACHABLE": "address unreachable",
+        "ERR_CERT_": "TLS certificate rejected",
+        "ERR_TOO_MANY_REDIRECTS": "too many redirects",
+        "ERR_EMPTY_RESPONSE": "empty response",
+        "ERR_INTERNET_DISCONNECTED": "no network",
+    }
+    for code, words in known.items():
+        if code in text:
+            return f"{words} ({code.rstrip('_')})"
+    if failure.check(PlaywrightTimeout) or "Timeout" in text:
+        return "page load timed out"
+    return text[:200]
+
+
+class CaptureSpider(scrapy.Spider):
+    name = "bewaar"
+
+    def __init__(self, job: CrawlJob, adapters: dict[int, Any] | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.job = job
+        self.adapters = adapters or {}
+        self._posts_queued: Counter[int] = Counter()
+
+    # -- requests ---------------------------------------------------------------------
+    def page_request(
+        self, target: Target, url: str, depth: int, kind: str, attempt: int = 1, **extra: Any
+    ) -> Request:
+        info = {"target": target.index, "depth": depth, "kind": kind, "url": url, "attempt": attempt}
+        info.update(extra)
+        meta = {
+            "playwright": True,
+            "playwright_include_page": True,
+            "playwright_context": target.context,
+            "playwright_page_init_callback": "crawler.capture.init_page",
+            "playwright_page_goto_kwargs": {"wait_until": "load"},
+            "bewaar_max_resource_size": self.job.config.crawl.max_resource_size,
+            "bewaar": info,
+        }
+        return Request(
+            url,
+            callback=self.parse_page,
+            errback=self.on_error,
+            meta=meta,
+            dont_filter=attempt > 1,
+        )
+
+    async def start(self) -> AsyncIterator[Any]:
+        for t in self.job.targets:
+            kind = "profile" if t.platform != "generic" else "page"
+            yield self.page_request(t, t.url, 0, kind)
+
+    # -- callbacks --------------------------------------------------------------------
+    def _hints(self, target: Target) -> PlatformHints:
+        ad = self.adapters.get(target.index)
+        if ad is None:
+            return PlatformHints()
+        return PlatformHints(ad.overlay_close, ad.overlay_remove, ad.more_controls)
+
+    async def parse_page(self, response: Response) -> AsyncIterator[Any]:
+        meta = response.meta
+        info = meta["bewaar"]
+        target = self.job.targets[info["target"]]
+        page = meta.get("playwright_page")
+        rec = meta.get(RECORDER_KEY)
+        self.job.finished += 1
+        if page is None or rec is None:
+            self._fail(target, info["url"], "browser page could not be prepared")
+            if page is not None:
+                await page.close()
+            return
+        try:
+            cap = await capture_page(
+                page, rec, info["url"], response.status,
+                self.job.seeds.behaviors, self._hints(target),
+            )
+        except PlaywrightError as e:
+            self._fail(target, info["url"], f"capture failed: {str(e).splitlines()[0]}")
+            return
+        finally:
+            await _close(page)
+        async for out in self._handle_capture(cap, target, info):
+            yield out
+
+    async def on_error(self, failure: Failure) -> AsyncIterator[Any]:
+        request = failure.request
+        meta = request.meta
+        info = meta.get("bewaar") or {}
+        target = self.job.targets[info.get("target", 0)]
+        page = meta.get("playwright_page")
+        rec = meta.get(RECORDER_KEY)
+        self.job.finished += 1
+        reason = describe_failure(failure)
+        # A page whose load event never came may still have shown everything: record it.
+        if page is not None and rec is not None and failure.check(PlaywrightTimeout):
+            try:
+                if not page.is_closed():
+                    cap = await capture_page(
+                        page, rec, info.get("url", request.url), None,
+                        self.job.seeds.behaviors, self._hints(target),
+                    )
+                    cap.reason = reason
+                    await _close(page)
+                    if cap.exchanges:
+                        async for out in self._handle_capture(cap, target, info):
+                            yield out
+                        return
+            except PlaywrightError:
+                pass
+        await _close(page)
+        self._fail(target, info.get("url", request.url), reason)
+
+    # -- outcome ----------------------------------------------------------------------
+    def _fail(self, target: Target, url: str, reason: str) -> None:
+        self.job.failed += 1
+        self.job.failures.append((url, reason))
+        self.job.accounts[target.account].failed += 1
+        self.job.outcomes["failed"] += 1
+        log.warning("failed: %s: %s", url, reason)
+
+    async def _handle_capture(
+        self, cap: PageCapture, target: Target, info: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        depth = int(info.get("depth", 0))
+        cap.target = {
+            "seed": target.index,
+            "depth": depth,
+            "kind": info.get("kind", "page"),
+            "account": target.account,
+            "platform": target.platform,
+            "handle": target.handle,
+            "attempt": info.get("attempt", 1),
+        }
+        moved = depth == 0 and cap.final_url and cap.final_url != target.url
+        if moved and cap.final_url not in target.extra_prefixes:
+            target.extra_prefixes.append(cap.final_url)
+
+        adapter = self.adapters.get(target.index)
+        block = None
+        if adapter is not None:
+            from crawler.platforms.base import CapturedResponse, PageSnapshot
+
+            snap = PageSnapshot(
+                url=cap.url,
+                final_url=cap.final_url,
+                status=cap.status,
+                title=cap.title,
+                html=cap.dom,
+                captured_at=cap.captured_at,
+                kind=info.get("kind", "page"),
+                handle=target.handle,
+                base_url=target.base_url,
+                responses=[
+                    CapturedResponse(e.url, e.method, e.status or 0, e.mime, e.body or b"")
+                    for e in cap.exchanges
+                    if e.body and not e.mime.startswith(_MEDIA_MIME)
+                ],
+            )
+            try:
+                block = adapter.detect_block(snap)
+            except NotImplementedError:
+                block = None
+            if block is None:
+                try:
+                    cap.objects = adapter.extract(snap) or []
+                except NotImplementedError:
+                    cap.objects = []
+                except Exception as e:  # noqa: BLE001 - a broken extractor must not lose the capture
+                    log.warning("extraction failed on %s: %s", cap.final_url, e)
+                    cap.reason = f"extraction failed: {e}"
+
+        stats = self.job.accounts[target.account]
+        retry = False
+        if block is not None:
+            cap.outcome, cap.reason = "blocked", f"{block.kind}: {block.reason}"
+            retry = block.kind == "rate_limited"
+        elif cap.status == 429:
+            cap.outcome, cap.reason = "blocked", "rate_limited: HTTP 429"
+            retry = True
+        elif cap.status is None:
+            cap.outcome, cap.reason = "failed", cap.reason or "no response to the page request"
+        elif cap.status >= 400:
+            cap.outcome, cap.reason = "failed", f"HTTP {cap.status}"
+
+        self.job.outcomes[cap.outcome] += 1
+        if cap.outcome == "ok":
+            self.job.done += 1
+            stats.pages += 1
+            kind = info.get("kind")
+            if kind == "post":
+                stats.posts += 1
+            for obj in cap.objects:
+                if obj.get("type") == "post" and obj.get("reply_to"):
+                    stats.replies += 1
+            stats.media += sum(
+                1 for e in cap.exchanges if e.mime.startswith(("video/", "audio/")) or (
+                    e.mime.startswith("image/") and "/media/" in e.url)
+            )
+        elif cap.outcome == "blocked":
+            self.job.blocked += 1
+            stats.blocked += 1
+            self.job.blocked_pages.append((cap.final_url or cap.url, cap.reason))
+        else:
+            self.job.failed += 1
+            stats.failed += 1
+            self.job.failures.append((cap.url, cap.reason))
+
+        finish_resources(cap)
+        yield cap
+
+        attempt = int(info.get("attempt", 1))
+        if retry and attempt < MAX_429_ATTEMPTS:
+            delay = RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+            log.warning("rate limited on %s; retrying in %.0fs", cap.url, delay)
+            await asyncio.sleep(delay)
+            yield self.page_request(
+                target, info["url"], depth, info.get("kind", "page"), attempt + 1, retry_of=cap.url
+            )
+            return
+
+        if cap.outcome != "ok" or depth >= target.depth:
+            return
+        for req in self._follow(cap, target, depth, info.get("kind", "page")):
+            yield req
+
+    def _follow(self, cap: PageCapture, target: Target, depth: int, kind: str) -> list[Request]:
+        adapter = self.adapters.get(target.index)
+        out: list[Request] = []
+        seen: set[str] = set()
+        for link in cap.links:
+            link = link.split("#")[0]
+            if not link or link in seen:
+                continue
+            seen.add(link)
+            if adapter is not None and target.platform != "generic":
+                if kind != "profile" or not adapter.is_post_url(link, target.handle):
+                    continue
+                if target.max_posts is not None and self._posts_queued[target.index] >= target.max_posts:
+                    break
+                self._posts_queued[target.index] += 1
+                out.append(self.page_request(target, link, depth + 1, "post", scoped=True))
+            else:
+                out.append(self.page_request(target, link, depth + 1, "page"))
+        return out
+
+
+async def _close(page: Any) -> None:
+    """Every page is closed, whatever happened: one leaked page once hung a crawl for 20 min."""
+    if page is None:
+        return
+    try:
+        if not page.is_closed():
+            await page.close()
+    except Exception:  # noqa: BLE001
+        pass

@@ -1,0 +1,401 @@
+"""Write captures as WARC 1.1: request/response pairs, revisits, page resources; rotate files.
+
+Files are written in the collection's tmp/ and moved into archive/ only when finished, so pywb
+and the signer never see a half-written file, and a crash leaves at most one file in tmp/ whose
+complete records `recover()` keeps (nothing captured is lost).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import secrets
+import socket
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from bewaar.model import WARC_SUFFIX, Collection
+from crawler.dedup import DedupIndex, Original
+from crawler.recorder import Exchange
+
+log = logging.getLogger(__name__)
+
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+# Headers that describe the bytes on the wire, not the decoded body CDP hands us.
+_TRANSFER_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+_HTTP_PARSER = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"], verify=False)
+
+
+def sha256_digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p)
+    return "sha256:" + base64.b32encode(h.digest()).decode("ascii")
+
+
+def iso(ts: float) -> str:
+    return datetime_to_iso_date(datetime.fromtimestamp(ts, UTC).replace(tzinfo=None), use_micros=True)
+
+
+@dataclass
+class Written:
+    """Where a page's records went."""
+
+    warc: str  # file name (in archive/ once finished)
+    main_record_id: str | None
+    records: int
+    bytes: int
+
+
+@dataclass
+class Resource:
+    """A record bewaar makes itself: screenshot, rendered DOM, objects, page info."""
+
+    uri: str
+    record_type: str  # resource | metadata
+    content_type: str
+    data: bytes
+
+
+# ----------------------------------------------------------------------------- headers
+
+
+def response_headers(ex: Exchange, body_len: int) -> StatusAndHeaders:
+    """The response as served, with headers that no longer describe the stored (decoded)
+    body kept as X-Archive-Orig-* (the convention pywb and other tools understand)."""
+    if ex.headers_text:
+        parsed = _HTTP_PARSER.parse(BytesIO(ex.headers_text.encode("latin-1", "replace")))
+        statusline, protocol, headers = parsed.statusline, parsed.protocol, parsed.headers
+    else:
+        reason = ex.status_text or _reason(ex.status or 200)
+        statusline, protocol, headers = f"{ex.status} {reason}", "HTTP/1.1", ex.response_headers
+    out: list[tuple[str, str]] = []
+    placed = False
+    for name, value in headers:
+        lname = name.lower()
+        if lname in _TRANSFER_HEADERS:
+            if lname == "content-encoding" and value.strip().lower() == "identity":
+                out.append((name, value))
+                continue
+            out.append((f"X-Archive-Orig-{name}", value))
+            if lname == "content-length" and not placed:
+                out.append(("Content-Length", str(body_len)))
+                placed = True
+        else:
+            out.append((name, value))
+    if not placed:
+        out.append(("Content-Length", str(body_len)))
+    return StatusAndHeaders(statusline, out, protocol=protocol or "HTTP/1.1")
+
+
+def request_headers(ex: Exchange) -> StatusAndHeaders:
+    parts = urlsplit(ex.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = list(ex.request_headers)
+    if not any(k.lower() == "host" for k, _ in headers):
+        headers.insert(0, ("Host", parts.netloc))
+    return StatusAndHeaders(
+        f"{ex.method} {target} HTTP/1.1", headers, protocol="", is_http_request=True
+    )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+# ----------------------------------------------------------------------------- writer
+
+
+class WarcFiles:
+    """A rotating set of WARC files for one crawl of one collection."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        crawl_id: str,
+        warcinfo: dict[str, Any],
+        max_size: int = 1_000_000_000,
+        dedup: DedupIndex | None = None,
+        on_finished: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.collection = collection.ensure()
+        self.crawl_id = crawl_id
+        self.warcinfo = warcinfo
+        self.max_size = max_size
+        self.dedup = dedup if dedup is not None else DedupIndex()
+        self.on_finished = on_finished
+        self.finished: list[Path] = []
+        self.bytes_written = 0
+        self._seq = 0
+        self._fh: BinaryIO | None = None
+        self._writer: WARCWriter | None = None
+        self._path: Path | None = None
+        self._stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        self._rand = secrets.token_hex(3)
+
+    # -- files ------------------------------------------------------------------------
+    def _open(self) -> WARCWriter:
+        if self._writer is not None:
+            return self._writer
+        self._seq += 1
+        name = f"{self.collection.name}-{self._stamp}-{self._seq:05d}-{self._rand}{WARC_SUFFIX}"
+        self._path = self.collection.tmp / name
+        self._fh = self._path.open("xb")
+        self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        info = dict(self.warcinfo)
+        info["crawl-id"] = self.crawl_id
+        rec = self._writer.create_warcinfo_record(name, info)
+        self._writer.write_record(rec)
+        return self._writer
+
+    def close_file(self) -> Path | None:
+        """Finish the current file: flush, fsync, move into archive/ atomically."""
+        if self._fh is None or self._path is None:
+            return None
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        final = self.collection.archive / self._path.name
+        os.replace(self._path, final)
+        _fsync_dir(self.collection.archive)
+        self._fh = self._writer = self._path = None
+        self.finished.append(final)
+        if self.on_finished:
+            self.on_finished(final)
+        return final
+
+    def close(self) -> list[Path]:
+        self.close_file()
+        return self.finished
+
+    def _maybe_rotate(self) -> None:
+        if self._fh is not None and self._fh.tell() >= self.max_size:
+            self.close_file()
+
+    # -- records ----------------------------------------------------------------------
+    def write_page(
+        self,
+        exchanges: Iterable[Exchange],
+        resources: Iterable[Resource] = (),
+        main_url: str | None = None,
+    ) -> Written:
+        """Write one page's exchanges then its resources, all in the same file."""
+        writer = self._open()
+        assert self._fh is not None and self._path is not None
+        start = self._fh.tell()
+        count = 0
+        main_id: str | None = None
+        for ex in exchanges:
+            rec_id = self._write_exchange(writer, ex)
+            if rec_id:
+                count += 2
+                is_main = ex.is_main_document or ex.url == main_url
+                if main_id is None and is_main and not ex.redirect:
+                    main_id = rec_id
+        when = iso(datetime.now(UTC).timestamp())
+        for res in resources:
+            headers = {
+                "WARC-Date": when,
+                "Content-Type": res.content_type,
+                "WARC-Block-Digest": sha256_digest(res.data),
+            }
+            if res.record_type == "resource":
+                headers["WARC-Payload-Digest"] = headers["WARC-Block-Digest"]
+            if main_id:
+                headers["WARC-Concurrent-To"] = main_id
+            rec = writer.create_warc_record(
+                res.uri,
+                res.record_type,
+                payload=BytesIO(res.data),
+                length=len(res.data),
+                warc_content_type=res.content_type,
+                warc_headers_dict=headers,
+            )
+            writer.write_record(rec)
+            count += 1
+        self._fh.flush()
+        size = self._fh.tell() - start
+        self.bytes_written += size
+        name = self._path.name
+        self._maybe_rotate()
+        return Written(name, main_id, count, size)
+
+    def _write_exchange(self, writer: WARCWriter, ex: Exchange) -> str | None:
+        """Write request + response (or revisit); return the response record's id."""
+        if not ex.complete:
+            return None
+        body = ex.body or b""
+        date = iso(ex.wall_time)
+        http = response_headers(ex, len(body))
+        http.compute_headers_buffer()
+        payload_digest = sha256_digest(body)
+        common = {"WARC-Date": date}
+        if ex.remote_ip:
+            common["WARC-IP-Address"] = ex.remote_ip.strip("[]")
+        if ex.protocol and not ex.protocol.lower().startswith("http/1"):
+            common["WARC-Protocol"] = ex.protocol.lower()
+
+        original: Original | None = None
+        if ex.status == 200 and body:
+            original = self.dedup.get(payload_digest)
+
+        resp_id = StatusAndHeadersParser.make_warc_id()
+        if original is not None:
+            headers = dict(common)
+            headers.update(
+                {
+                    "WARC-Record-ID": resp_id,
+                    "WARC-Profile": REVISIT_PROFILE,
+                    "WARC-Refers-To-Target-URI": original.uri,
+                    "WARC-Refers-To-Date": original.date,
+                    "WARC-Payload-Digest": payload_digest,
+                    "WARC-Block-Digest": sha256_digest(http.headers_buff),
+                }
+            )
+            if original.record_id:
+                headers["WARC-Refers-To"] = original.record_id
+            resp = writer.create_warc_record(
+                ex.url, "revisit", http_headers=http, warc_headers_dict=headers
+            )
+        else:
+            headers = dict(common)
+            headers.update(
+                {
+                    "WARC-Record-ID": resp_id,
+                    "WARC-Payload-Digest": payload_digest,
+                    "WARC-Block-Digest": sha256_digest(http.headers_buff, body),
+                }
+            )
+            resp = writer.create_warc_record(
+                ex.url,
+                "response",
+                payload=BytesIO(body),
+                length=len(body),
+                http_headers=http,
+                warc_headers_dict=headers,
+            )
+            if ex.status == 200 and body:
+                self.dedup.add(payload_digest, Original(ex.url, date, resp_id))
+
+        req_http = request_headers(ex)
+        req_http.compute_headers_buffer()
+        req_body = ex.request_body or b""
+        req_headers = dict(common)
+        req_headers.update(
+            {
+                "WARC-Concurrent-To": resp_id,
+                "WARC-Payload-Digest": sha256_digest(req_body),
+                "WARC-Block-Digest": sha256_digest(req_http.headers_buff, req_body),
+            }
+        )
+        req = writer.create_warc_record(
+            ex.url,
+            "request",
+            payload=BytesIO(req_body),
+            length=len(req_body),
+            http_headers=req_http,
+            warc_headers_dict=req_headers,
+        )
+        # response first, then its request: the order pywb's and cdxj-indexer's POST
+        # handling expects when they pair the two records
+        writer.write_record(resp)
+        writer.write_record(req)
+        return resp_id
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def warcinfo_fields(software: str, extra: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "software": software,
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "hostname": socket.gethostname(),
+    }
+    for k, v in extra.items():
+        info[k] = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return info
+
+
+# ----------------------------------------------------------------------------- recovery
+
+
+def complete_prefix(path: Path) -> int:
+    """Length of the longest prefix of a gzip-per-record WARC made of complete members.
+
+    warcio reads a truncated last member without complaint (it just returns fewer bytes), so
+    the gzip members are walked here with zlib to find where the last whole record ends.
+    """
+    good = 0
+    pos = 0
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            data = chunk
+            while data:
+                try:
+                    d.decompress(data)
+                except zlib.error:
+                    return good
+                if d.eof:
+                    used = len(data) - len(d.unused_data)
+                    pos += used
+                    good = pos
+                    data = d.unused_data
+                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    pos += len(data)
+                    data = b""
+    return good
+
+
+def recover(collection: Collection) -> list[Path]:
+    """Move WARCs left in tmp/ by a crawl that died into archive/, keeping whole records."""
+    moved: list[Path] = []
+    if not collection.tmp.is_dir():
+        return moved
+    for path in sorted(collection.tmp.glob(f"*{WARC_SUFFIX}")):
+        good = complete_prefix(path)
+        if good == 0:
+            log.warning("removing %s: it holds no complete record", path.name)
+            path.unlink()
+            continue
+        with path.open("r+b") as fh:
+            fh.truncate(good)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = collection.archive / path.name
+        collection.archive.mkdir(parents=True, exist_ok=True)
+        os.replace(path, final)
+        moved.append(final)
+    return moved
