@@ -1,0 +1,244 @@
+"""Learn, from a collection's own captures, which request parameters identify a response.
+
+A replayed page asks again for what it asked at capture time, but with new random values:
+nonces, client clocks, cache-busters (and under pywb, a different clock and a seeded
+Math.random). pywb then falls back to fuzzy matching, whose catch-all rule answers such a POST
+with the *first* capture of the URL: every page of a paginated API replays as page one.
+
+pywb's fuzzy rules are the right mechanism, but rules name parameters, and naming one site's
+parameters does not generalise. So bewaar derives rules per endpoint from the captures:
+
+- a parameter is *volatile* if its value looks client-made and the server never sent it:
+  an epoch time near the capture time, a Math.random() float, a UUID, or a token that varies
+  between captures and appears in no captured response;
+- every other parameter *identifies* the response (cursors the server handed out, page
+  numbers, ids that appear in the HTML) and must match exactly.
+
+The rules go in front of pywb's defaults (see replay/pywb_app.py). pywb ships no such
+analysis, so this module is bewaar's own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+
+from bewaar.model import Collection
+
+_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
+_FLOAT = re.compile(r"^0?\.\d{6,}$")
+_DIGITS = re.compile(r"^\d+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-+/=%.~]{8,}$")
+_SAFE_VALUE = r"[\w%.~-]*"  # characters that need no escaping inside pywb's regex filter
+_TEXT_MIMES = ("json", "javascript", "html", "text", "xml", "ecmascript")
+_MAX_BODY = 8_000_000
+_TIME_WINDOW = 7 * 86400  # client clocks are wrong, but not by more than a week
+
+
+@dataclass
+class Capture:
+    ts: str  # 14-digit timestamp
+    params: list[tuple[str, str]]  # original-case parameters (query or POST body)
+    key_params: list[tuple[str, str]]  # as in the (lowercased) urlkey
+
+
+@dataclass
+class Endpoint:
+    prefix: str  # urlkey up to and including '?'
+    method: str
+    captures: list[Capture] = field(default_factory=list)
+
+
+def _epoch(ts: str) -> float:
+    return datetime.strptime(ts[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
+
+
+def looks_like_time(value: str, ts: str) -> bool:
+    if not _DIGITS.match(value) or len(value) not in (10, 13):
+        return False
+    t = int(value) / (1000 if len(value) == 13 else 1)
+    return abs(t - _epoch(ts)) <= _TIME_WINDOW
+
+
+def looks_generated(value: str, ts: str) -> bool:
+    """Client-made values whatever the server said: clocks, Math.random(), UUIDs."""
+    return bool(looks_like_time(value, ts) or _FLOAT.match(value) or _UUID.match(value))
+
+
+def _small(value: str) -> bool:
+    """Page numbers, offsets, counts, short words: identifying even if never served."""
+    if _DIGITS.match(value):
+        return len(value) <= 6
+    return len(value) <= 6 and value.isalpha()
+
+
+def read_endpoints(index: Path) -> dict[tuple[str, str], Endpoint]:
+    endpoints: dict[tuple[str, str], Endpoint] = {}
+    if not index.exists():
+        return endpoints
+    with index.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split(" ", 2)
+            if len(parts) < 3 or "?" not in parts[0]:
+                continue
+            try:
+                data = json.loads(parts[2])
+            except ValueError:
+                continue
+            if data.get("mime") == "warc/revisit" and "method" not in data:
+                pass
+            urlkey = parts[0]
+            prefix, key_query = urlkey.split("?", 1)
+            method = (data.get("method") or "GET").upper()
+            if method == "GET":
+                raw = urlsplit(data.get("url", "")).query
+            else:
+                raw = data.get("requestBody") or ""
+            params = [(k, v) for k, v in parse_qsl(raw, keep_blank_values=True) if k != "__wb_method"]
+            key_params = [
+                (k, v) for k, v in parse_qsl(key_query, keep_blank_values=True) if k != "__wb_method"
+            ]
+            if not key_params:
+                continue
+            ep = endpoints.setdefault((prefix, method), Endpoint(prefix + "?", method))
+            ep.captures.append(Capture(parts[1], params, key_params))
+    return endpoints
+
+
+def served_values(collection: Collection, candidates: set[str]) -> set[str]:
+    """Which candidate values appear in a captured response (the server handed them out)."""
+    found: set[str] = set()
+    if not candidates:
+        return found
+    todo = {c.lower() for c in candidates if c}
+    for warc in collection.warcs():
+        with warc.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type != "response" or not rec.http_headers:
+                    continue
+                mime = (rec.http_headers.get_header("Content-Type") or "").lower()
+                if not any(m in mime for m in _TEXT_MIMES):
+                    continue
+                body = rec.content_stream().read(_MAX_BODY).decode("utf-8", "replace").lower()
+                body_unescaped = body.replace("\\/", "/")
+                for v in list(todo):
+                    if v in body or v in body_unescaped:
+                        found.add(v)
+                        todo.discard(v)
+                if not todo:
+                    return found
+    return found
+
+
+def classify(ep: Endpoint, served: set[str]) -> tuple[list[str], list[str]]:
+    """(identifying, volatile) parameter names of an endpoint, by the rules in the docstring."""
+    values: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for cap in ep.captures:
+        for k, v in cap.params:
+            values[k].append((v, cap.ts))
+    identifying, volatile = [], []
+    for name, vals in sorted(values.items()):
+        distinct = {v for v, _ in vals}
+        if any(looks_generated(v, ts) for v, ts in vals if v):
+            volatile.append(name)
+        elif len(distinct) > 1 or len(ep.captures) == 1:
+            nonempty = [v for v in distinct if v and v.lower() not in ("null", "none", "undefined")]
+            server_made = any(v.lower() in served or _small(v) for v in nonempty)
+            random_looking = all(_TOKEN.match(v) for v in nonempty) and nonempty
+            if server_made or not random_looking:
+                identifying.append(name)
+            else:
+                volatile.append(name)
+        else:
+            identifying.append(name)  # constant: harmless to require
+    return identifying, volatile
+
+
+def _rules_for(ep: Endpoint, identifying: list[str], volatile: list[str]) -> list[dict[str, Any]]:
+    """pywb rules for one endpoint: one per combination of identifying parameters the
+    captures show, most specific first; a strict variant (regex filter: exact values) and a
+    loose one (contains filter) for values with characters a regex filter cannot take."""
+    if not volatile:
+        return []  # exact lookups already work
+    key_names = {k.lower() for cap in ep.captures for k, _ in cap.key_params}
+    ident = sorted(n.lower() for n in identifying if n.lower() in key_names)
+    combos = sorted(
+        {tuple(sorted(n for n in ident if any(k == n for k, _ in cap.key_params))) for cap in ep.captures},
+        key=len,
+        reverse=True,
+    )
+    rules: list[dict[str, Any]] = []
+    for combo in combos:
+        absent = [n for n in ident if n not in combo]
+        guard = "".join(f"(?!.*[?&]{re.escape(n)}=)" for n in absent)
+        absent_filters = [f"!~urlkey:.*[?&]{re.escape(n)}=" for n in absent]
+        if combo:
+            strict = "^" + guard + "".join(
+                f".*?[?&]({re.escape(n)}={_SAFE_VALUE})(?=&|$)" for n in combo
+            )
+            loose = "^" + guard + "".join(f".*?([?&]{re.escape(n)}=[^&]*)" for n in combo)
+            rules.append(_rule(ep.prefix, strict, ["~urlkey:.*[?&]{0}(?:&|$)", *absent_filters]))
+            rules.append(_rule(ep.prefix, loose, ["urlkey:{0}", *absent_filters]))
+        else:
+            rules.append(_rule(ep.prefix, "^" + guard + "()", absent_filters or ["urlkey:"]))
+    return rules
+
+
+def _rule(prefix: str, regex: str, filters: list[str]) -> dict[str, Any]:
+    return {
+        "url_prefix": prefix,
+        "fuzzy_lookup": {"match": regex, "filter": filters, "type": "prefix"},
+    }
+
+
+def learn_rules(collection: Collection) -> list[dict[str, Any]]:
+    endpoints = read_endpoints(collection.index_file)
+    candidates: set[str] = set()
+    for ep in endpoints.values():
+        for cap in ep.captures:
+            for _k, v in cap.params:
+                if v and _TOKEN.match(v) and not looks_generated(v, cap.ts):
+                    candidates.add(v)
+    served = served_values(collection, candidates)
+    rules: list[dict[str, Any]] = []
+    for ep in endpoints.values():
+        identifying, volatile = classify(ep, served)
+        rules.extend(_rules_for(ep, identifying, volatile))
+    return rules
+
+
+def learned_rules_cached(collection: Collection, cache_dir: Path) -> list[dict[str, Any]]:
+    """Rules are recomputed only when the collection's index changed."""
+    idx = collection.index_file
+    if not idx.exists():
+        return []
+    st = idx.stat()
+    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    cache = cache_dir / f"rules-{collection.name}.json"
+    if cache.exists():
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            if data.get("stamp") == stamp:
+                return list(data["rules"])
+        except (ValueError, KeyError):
+            pass
+    rules = learn_rules(collection)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"stamp": stamp, "rules": rules}, indent=1), encoding="utf-8")
+    return rules
+
+
+def all_rules(collections: Iterable[Collection], cache_dir: Path) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for c in collections:
+        rules.extend(learned_rules_cached(c, cache_dir))
+    return rules

@@ -1,0 +1,93 @@
+"""Runs inside pywb's own environment (not bewaar's): pywb with bewaar's configuration.
+
+Started by `bewaar replay` as `<pywb python> pywb_app.py --root R --config C --rules X ...`.
+It imports only pywb, its dependencies and the standard library. bewaar's learned fuzzy rules
+are placed in front of pywb's default rules (pywb's `rules_file` setting replaces the defaults,
+so the merged file is written here, where pywb's own defaults can be read), and requests under
+/_overview go to the overview app; everything else is pywb's FrontEndApp, unpatched.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()  # as pywb's own `wayback` does, before anything opens a socket
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+from pywb import DEFAULT_RULES_FILE  # noqa: E402
+from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
+from pywb.utils.loaders import load_yaml_config  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def merged_rules(bewaar_rules_path: Path, out: Path) -> Path:
+    default = load_yaml_config(DEFAULT_RULES_FILE)
+    ours = yaml.safe_load(bewaar_rules_path.read_text(encoding="utf-8")) or {}
+    filters = dict(default.get("default_filters") or {})
+    filters["url_normalize"] = list(filters.get("url_normalize") or []) + list(
+        ours.get("url_normalize") or []
+    )
+    merged = {"default_filters": filters, "rules": list(ours.get("rules") or []) + default["rules"]}
+    out.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
+    return out
+
+
+class Dispatch:
+    """/_overview and its assets to the overview app, the rest to pywb."""
+
+    def __init__(self, pywb_app, overview_app=None) -> None:
+        self.pywb = pywb_app
+        self.overview = overview_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if self.overview is not None and (path == "/_overview" or path.startswith("/_overview/")):
+            return self.overview(environ, start_response)
+        return self.pywb(environ, start_response)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--rules", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--catalog", default="")
+    args = ap.parse_args()
+
+    root = Path(args.root)
+    os.chdir(root)
+    config_path = Path(args.config)
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    config["rules_file"] = str(merged_rules(Path(args.rules), config_path.with_name("rules.merged.yaml")))
+    final = config_path.with_name("config.final.yaml")
+    final.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+    app = FrontEndApp(config_file=str(final))
+    overview = None
+    if args.catalog:
+        sys.path.insert(0, str(HERE))
+        try:
+            from overview import OverviewApp  # replay/overview.py, stdlib + jinja2 only
+        except ImportError:
+            OverviewApp = None  # noqa: N806
+        if OverviewApp is not None:
+            overview = OverviewApp(Path(args.catalog), prefix="/_overview")
+    server = WSGIServer((args.host, args.port), Dispatch(app, overview), log=None, error_log=sys.stderr)
+    server.init_socket()
+    print(json.dumps({"ready": True, "host": args.host, "port": server.server_port}), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""`bewaar replay`: pywb over a root's collections, run as a process in pywb's environment."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bewaar.config import ReplayConfig
+from bewaar.environment import pywb_python
+from bewaar.errors import EnvironmentProblem, InputError
+from bewaar.model import Root
+from replay.fuzzy import all_rules
+
+HERE = Path(__file__).resolve().parent
+BASE_CONFIG: dict[str, Any] = {
+    "collections_root": "collections",
+    "archive_paths": "archive",
+    "index_paths": "indexes",
+    "enable_memento": True,
+    "framed_replay": True,
+}
+
+
+def check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise EnvironmentProblem(
+                f"cannot listen on {host}:{port} ({e.strerror or e}): "
+                "stop what uses it or choose another with --port"
+            ) from None
+
+
+def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
+    """Write pywb's config (bewaar's defaults, then the user's replay.pywb settings) and the
+    rules learned from the collections."""
+    colls = root.collections()
+    if not colls:
+        raise InputError(f"no collections under {root.collections_dir}: run `bewaar crawl` first")
+    state = root.state_dir / "replay"
+    state.mkdir(parents=True, exist_ok=True)
+    config = dict(BASE_CONFIG)
+    config.update(cfg.pywb)
+    config_path = state / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    general = yaml.safe_load((HERE / "rules.yaml").read_text(encoding="utf-8")) or {}
+    rules = {
+        "url_normalize": general.get("url_normalize") or [],
+        "rules": all_rules(colls, state) + list(general.get("rules") or []),
+    }
+    rules_path = state / "rules.bewaar.yaml"
+    rules_path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
+    return config_path, rules_path
+
+
+class ReplayServer:
+    """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
+
+    def __init__(self, root: Root, cfg: ReplayConfig, host: str, port: int) -> None:
+        self.root, self.cfg, self.host, self.port = root, cfg, host, port
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> str:
+        python = pywb_python()
+        if self.port:
+            check_port(self.host, self.port)
+        config_path, rules_path = prepare(self.root, self.cfg)
+        cmd = [
+            str(python), str(HERE / "pywb_app.py"),
+            "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),
+            "--host", self.host, "--port", str(self.port),
+        ]
+        if self.root.catalog_file.exists():
+            cmd += ["--catalog", str(self.root.catalog_file)]
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.root.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            err = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()
+            self.stop()
+            raise EnvironmentProblem(f"pywb did not start: {err[-1] if err else 'no output'}")
+        info = json.loads(line)
+        self.port = int(info["port"])
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return self.url
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise EnvironmentProblem(f"pywb did not answer on {self.url} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def wait(self) -> int:
+        assert self.proc is not None
+        try:
+            # pass pywb's error output through so a user sees what went wrong
+            assert self.proc.stderr is not None
+            for line in self.proc.stderr:
+                sys.stderr.write(line)
+            return self.proc.wait()
+        except KeyboardInterrupt:
+            self.stop()
+            return 0
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
