@@ -3,7 +3,239 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from bewaar.config import SigningConfig, load_root_config
+from bewaar.errors import FAILED, OK, InputError
+from bewaar.model import WARC_SUFFIX
+from signing import api, evidence, keys, sign, trust, verify, wacz
+
+
+def _root_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", type=Path, default=Path("."), metavar="DIR",
+                   help="the bewaar root (bewaar.yaml, keys/, trust/, collections/); default: .")
+
+
+def _cfg(args: argparse.Namespace) -> SigningConfig:
+    return load_root_config(args.root).signing
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    # ---------------------------------------------------------------- keys
+    k = sub.add_parser("keys", help="signing identity and trusted roots")
+    ksub = k.add_subparsers(dest="keys_command", metavar="ACTION")
+    ksub.required = True
+
+    init = ksub.add_parser(
+        "init",
+        help="create a signing key + certificate (self-managed), or adopt an organisation's",
+        description="Without --key/--cert: a new ECDSA P-256 key and a self-signed certificate. "
+        "With --key and --cert: your organisation's key and certificate chain (leaf first). "
+        "The certificate (or the chain's root) is added to the root's trusted roots.",
+    )
+    _root_arg(init)
+    init.add_argument("--dir", type=Path, help="where to write the key and certificate (default: ROOT/keys)")
+    init.add_argument("--key", type=Path, help="an existing ECDSA private key (PEM) of your organisation")
+    init.add_argument("--cert", type=Path, help="its certificate chain (PEM, leaf first, root last)")
+    init.add_argument("--name", help="common name for a self-managed certificate")
+    init.add_argument("--organisation", help="organisation name for a self-managed certificate")
+    init.add_argument("--tsa-url", help="also set the RFC 3161 Time Stamping Authority URL")
+    init.set_defaults(func=cmd_keys_init)
+
+    tr = ksub.add_parser("trust", help="trust a root certificate for signers (default) or TSAs")
+    _root_arg(tr)
+    tr.add_argument("pem", type=Path, help="a PEM certificate file")
+    tr.add_argument("--tsa", action="store_true", help="trust it as a TSA root instead")
+    tr.set_defaults(func=cmd_keys_trust)
+
+    tsa = ksub.add_parser("tsa", help="set the Time Stamping Authority URL (and trust its root)")
+    _root_arg(tsa)
+    tsa.add_argument("url", help="the TSA's URL, e.g. https://freetsa.org/tsr")
+    tsa.add_argument("--trust-root", type=Path, metavar="PEM", help="the TSA's root certificate")
+    tsa.set_defaults(func=cmd_keys_tsa)
+
+    show = ksub.add_parser("show", help="show the signing identity, TSA and trusted roots")
+    _root_arg(show)
+    show.set_defaults(func=cmd_keys_show)
+
+    # ---------------------------------------------------------------- sign
+    s = sub.add_parser("sign", help="sign finished WARC files (writes NAME.warc.gz.sig.json)")
+    _root_arg(s)
+    s.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="WARC files or collection directories")
+    s.add_argument("--retimestamp", action="store_true",
+                   help="add the missing RFC 3161 timestamp to manifests marked 'timestamp pending'")
+    s.add_argument("--tsa-url", help="use this TSA instead of signing.tsa_url")
+    s.set_defaults(func=cmd_sign)
+
+    # ---------------------------------------------------------------- package
+    p = sub.add_parser("package", help="write a signed WACZ 1.1.1 package of a collection")
+    _root_arg(p)
+    p.add_argument("collection", help="collection name")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.wacz")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="only WARCs/pages captured from DATE (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="only WARCs/pages captured up to DATE")
+    p.add_argument("--title", help="package title (default: the collection name)")
+    p.set_defaults(func=cmd_package)
+
+    # ---------------------------------------------------------------- verify
+    v = sub.add_parser(
+        "verify",
+        help="prove WARCs, collections or WACZ packages are unmodified, signed and timestamped",
+        description="Checks: 1 record digests, 2 file integrity, 3 signature and trust, "
+        "4 RFC 3161 timestamp, 5 WACZ package. Exit 0 all pass, 1 a check failed, "
+        "2 input unreadable.",
+    )
+    _root_arg(v)
+    v.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                   help="WARC, WACZ or collection directory (default: every collection of the root)")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.add_argument("--report", type=Path, metavar="FILE.html", help="write a self-contained evidence report")
+    v.add_argument("--strict", action="store_true", help="warnings (e.g. timestamp pending) fail too")
+    v.add_argument("--trusted-roots", type=Path, metavar="FILE",
+                   help="signer trust anchors (PEMs/fingerprints); default: signing.trusted_roots")
+    v.add_argument("--trusted-tsa-roots", type=Path, metavar="FILE",
+                   help="TSA trust anchors; default: signing.trusted_tsa_roots")
+    v.set_defaults(func=cmd_verify)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    cfg, message = api.init_keys(
+        args.root, cfg, directory=args.dir, org_key=args.key, org_cert=args.cert,
+        common_name=args.name, organisation=args.organisation,
+    )
+    print(message)
+    if args.tsa_url:
+        api.set_tsa_url(args.root, args.tsa_url)
+        print(f"TSA: {args.tsa_url}")
+    return OK
+
+
+def cmd_keys_trust(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    cert = keys.load_certificates(args.pem)[0]
+    target = api.resolve(args.root, cfg.trusted_tsa_roots if args.tsa else cfg.trusted_roots)
+    added = trust.add_trusted(target, cert, "TSA root" if args.tsa else "signer root")
+    state = "now trusted" if added else "already trusted"
+    print(f"'{keys.subject_name(cert)}' (sha256 {keys.fingerprint(cert)}) {state} in {target}")
+    return OK
+
+
+def cmd_keys_tsa(args: argparse.Namespace) -> int:
+    cfg = api.set_tsa_url(args.root, args.url)
+    print(f"TSA set to {args.url}")
+    if args.trust_root:
+        api.trust_tsa_root(args.root, cfg, args.trust_root)
+        print(f"trusted TSA root from {args.trust_root} in {api.resolve(args.root, cfg.trusted_tsa_roots)}")
+    return OK
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    identity = api.load_identity(args.root, cfg)
+    cert = identity.certificate
+    print(f"signer:       {cert.subject.rfc4514_string()}")
+    print(f"fingerprint:  sha256 {keys.fingerprint(cert)}")
+    print(f"valid:        {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
+    print(f"chain:        {' <- '.join(keys.subject_name(c) for c in identity.chain)}")
+    print(f"TSA:          {cfg.tsa_url or '(none: timestamps stay pending)'}")
+    for label, rel in (("trusted roots", cfg.trusted_roots), ("TSA roots", cfg.trusted_tsa_roots)):
+        print(f"{label + ':':<14}{trust.load_trust(api.resolve(args.root, rel)).describe()}")
+    return OK
+
+
+# --------------------------------------------------------------------------- sign
+
+
+def _warcs_for(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            archive = p / "archive" if (p / "archive").is_dir() else p
+            found = sorted(x for x in archive.iterdir() if x.name.endswith((WARC_SUFFIX, ".warc")))
+            if not found:
+                raise InputError(f"{p}: no WARC files found")
+            out.extend(found)
+        elif not p.exists():
+            raise InputError(f"{p}: file not found")
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    tsa_url = args.tsa_url or cfg.tsa_url
+    warcs = _warcs_for(args.paths)
+    pending = 0
+    if args.retimestamp:
+        for w in warcs:
+            r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout)
+            if r.skipped:
+                print(f"{w.name}: already timestamped")
+            elif r.timestamp == "granted":
+                print(f"{w.name}: timestamp added")
+            else:
+                pending += 1
+                print(f"{w.name}: timestamp still pending: {r.reason}")
+        return FAILED if pending else OK
+    identity = api.load_identity(args.root, cfg)
+    for w in warcs:
+        r = sign.sign_warc_file(w, identity, tsa_url, cfg.tsa_timeout)
+        if r.skipped:
+            print(f"{w.name}: already signed ({r.manifest.name}, timestamp {r.timestamp})")
+            continue
+        line = f"{w.name}: signed {r.records} records -> {r.manifest.name}"
+        if r.timestamp == "granted":
+            line += ", timestamp granted"
+        else:
+            pending += 1
+            line += f", timestamp pending ({r.reason})"
+        print(line)
+    if pending:
+        print(f"{pending} file(s) await a timestamp: run `bewaar sign --retimestamp` when the TSA is reachable",
+              file=sys.stderr)
+    return OK
+
+
+# --------------------------------------------------------------------------- package
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    r = wacz.package(args.root, cfg, args.collection, args.output, args.date_from, args.date_to, args.title)
+    print(f"wrote {r.path}: {len(r.warcs)} WARC file(s), {r.pages} page(s), signed; timestamp {r.timestamp}"
+          + (f" ({r.reason})" if r.reason else ""))
+    if r.timestamp != "granted":
+        print("warning: the package has no trusted timestamp, so authsign and `bewaar verify --strict` "
+              "will not accept it; package again when the TSA is reachable", file=sys.stderr)
+    return OK
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    policy = verify.Policy(
+        signer_trust=trust.load_trust(args.trusted_roots or api.resolve(args.root, cfg.trusted_roots)),
+        tsa_trust=trust.load_trust(args.trusted_tsa_roots or api.resolve(args.root, cfg.trusted_tsa_roots)),
+        max_delay=cfg.max_timestamp_delay,
+        strict=args.strict,
+        evidence=args.report is not None,
+    )
+    paths = args.paths or [args.root]
+    report = verify.verify_paths(paths, policy)
+    if args.report:
+        evidence.write(report, args.report)
+    if args.json:
+        print(report.as_json())
+    else:
+        print(report.human())
+        if args.report:
+            print(f"evidence report: {args.report}")
+    return report.exit_code

@@ -1,0 +1,286 @@
+"""WACZ 1.1.1 packages of a collection, signed as Webrecorder's WACZ signing spec and authsign do.
+
+Layout: archive/*.warc.gz (stored, never recompressed), indexes/index.cdx.gz + index.idx (ZipNum
+CDXJ from cdxj-indexer), pages/pages.jsonl, signatures/*.sig.json (each WARC's capture-time
+manifest, so the package keeps the earlier proof), datapackage.json, datapackage-digest.json.
+
+datapackage-digest.json carries `signedData` exactly as authsign's Verifier reads it:
+  hash           "sha256:<hex of datapackage.json>"
+  created        the same string as datapackage.json's `created` (whole seconds, UTC)
+  signature      base64 DER ECDSA-SHA256 over the ASCII bytes of `hash`
+  timeSignature  base64 DER TimeStampResp over the ASCII bytes of `signature`
+  timestampCert  PEM chain of the TSA, its certificate first, its root last
+  domainCert     PEM chain of the signer, leaf first, root (or self-signed leaf) last
+  domain         the signer certificate's CN, software, version
+Every WARC is checked against its signed manifest while it is copied in: a WARC that changed
+after capture is never packaged and signed anew.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdxj_indexer.main import CDXJIndexer
+from cryptography import x509
+
+from bewaar import SOFTWARE
+from bewaar.config import SigningConfig
+from bewaar.errors import BewaarError, InputError
+from bewaar.model import PAGES_HEADER, Root, read_pages
+from signing import api, keys, manifest, sign, timestamp, trust
+
+WACZ_VERSION = "1.1.1"
+SIGNED_DATA_VERSION = "0.1.0"  # the `version` authsign's SignedHash model carries
+CDX_LINES_PER_BLOCK = 1024  # as py-wacz and archiveweb.page
+
+
+@dataclass
+class PackageOutcome:
+    path: Path
+    warcs: list[str]
+    pages: int
+    timestamp: str  # "granted" | "pending"
+    reason: str = ""
+
+
+def parse_date(text: str | None, end: bool) -> dt.datetime | None:
+    """'2025-03-01' (whole day) or a full ISO 8601 time; UTC unless an offset is given."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            t = dt.datetime.combine(day, dt.time.max if end else dt.time.min, tzinfo=dt.UTC)
+            return t
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"'{text}' is not a date (use YYYY-MM-DD or an ISO 8601 time)") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _when(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _tsa_chain(leaf: x509.Certificate, store: trust.TrustStore) -> list[x509.Certificate]:
+    """TSA certificate first, then issuers found among the trusted TSA certificates."""
+    chain = [leaf]
+    pool = list(store.certificates)
+    while chain[-1].issuer != chain[-1].subject and len(chain) < 8:
+        parent = next(
+            (c for c in pool if c.subject == chain[-1].issuer and _issued(chain[-1], c)), None
+        )
+        if parent is None:
+            break
+        chain.append(parent)
+    return chain
+
+
+def _issued(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - InvalidSignature and friends
+        return False
+    return True
+
+
+def signed_data(
+    digest: str, created: str, identity: keys.Identity, cfg: SigningConfig, root: Path
+) -> tuple[dict[str, Any], str, str]:
+    """(signedData, timestamp status, reason)."""
+    signature = sign.sign_bytes(identity, digest.encode("ascii"))
+    data: dict[str, Any] = {
+        "hash": digest,
+        "created": created,
+        "software": SOFTWARE,
+        "version": SIGNED_DATA_VERSION,
+        "signature": signature,
+        "domain": keys.subject_name(identity.certificate),
+        "domainCert": identity.chain_pem(),
+    }
+    if not cfg.tsa_url:
+        return data, "pending", "no TSA configured (signing.tsa_url)"
+    try:
+        token = timestamp.request_token(cfg.tsa_url, signature.encode("ascii"), cfg.tsa_timeout)
+    except timestamp.TimestampUnavailable as e:
+        return data, "pending", str(e)
+    leaf = timestamp.signer_certificate(timestamp.decode(token))
+    store = trust.load_trust(api.resolve(root, cfg.trusted_tsa_roots))
+    chain = _tsa_chain(leaf, store) if leaf else []
+    data["timeSignature"] = base64.b64encode(token).decode("ascii")
+    data["timestampCert"] = keys.certs_pem(chain).decode("ascii")
+    return data, "granted", ""
+
+
+def package(
+    root: Path,
+    cfg: SigningConfig,
+    collection: str,
+    output: Path,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    title: str | None = None,
+) -> PackageOutcome:
+    coll = Root(Path(root)).collection(collection)
+    if not coll.archive.is_dir():
+        raise InputError(f"no collection '{collection}' in {root} (no {coll.archive})")
+    start, stop = parse_date(date_from, False), parse_date(date_to, True)
+    out = Path(output)
+    if coll.path.resolve() in out.resolve().parents:
+        raise InputError(f"{out} is inside the collection: write the package elsewhere")
+    identity = api.load_identity(Path(root), cfg)
+
+    chosen: list[tuple[Path, manifest.Manifest]] = []
+    for warc in coll.warcs():
+        m = manifest.load_for(warc)
+        st = m.statement
+        first, last = _when(st.get("first_record_date")), _when(st.get("last_record_date"))
+        if start and last and last < start:
+            continue
+        if stop and first and first > stop:
+            continue
+        chosen.append((warc, m))
+    if not chosen:
+        span = f" between {date_from or 'the start'} and {date_to or 'now'}" if (start or stop) else ""
+        raise InputError(f"collection '{collection}' has no signed WARCs{span} to package")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=out.name + ".", suffix=".partial", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        result = _write(tmp, coll, chosen, identity, cfg, Path(root), start, stop, title or collection)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    result.path = out
+    return result
+
+
+def _write(
+    tmp: Path,
+    coll: Any,
+    chosen: list[tuple[Path, manifest.Manifest]],
+    identity: keys.Identity,
+    cfg: SigningConfig,
+    root: Path,
+    start: dt.datetime | None,
+    stop: dt.datetime | None,
+    title: str,
+) -> PackageOutcome:
+    resources: list[dict[str, Any]] = []
+
+    def record(name: str, sha: str, size: int) -> None:
+        resources.append({"name": name.rsplit("/", 1)[-1].lower(), "path": name,
+                          "hash": f"sha256:{sha}", "bytes": size})
+
+    def add_bytes(zf: zipfile.ZipFile, name: str, data: bytes, stored: bool = False) -> None:
+        info = zipfile.ZipInfo(name, date_time=_zip_time())
+        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        zf.writestr(info, data)
+        record(name, hashlib.sha256(data).hexdigest(), len(data))
+
+    with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+        for warc, m in chosen:
+            name = f"archive/{warc.name}"
+            info = zipfile.ZipInfo.from_file(warc, name)
+            info.compress_type = zipfile.ZIP_STORED
+            h = hashlib.sha256()
+            size = 0
+            with warc.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+                while chunk := src.read(1024 * 1024):
+                    h.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+            signed_hash = m.statement.get("sha256")
+            if h.hexdigest() != signed_hash or size != m.statement.get("size"):
+                raise BewaarError(
+                    f"{warc.name} no longer matches its signed manifest: it changed after "
+                    f"capture. Nothing was packaged; run `bewaar verify {warc}`",
+                    1,
+                )
+            record(name, h.hexdigest(), size)
+            assert m.path is not None
+            add_bytes(zf, f"signatures/{m.path.name}", m.path.read_bytes())
+
+        cdx, idx = _index([w for w, _ in chosen])
+        add_bytes(zf, "indexes/index.cdx.gz", cdx, stored=True)
+        add_bytes(zf, "indexes/index.idx", idx)
+
+        names = {w.name for w, _ in chosen}
+        pages = [PAGES_HEADER]
+        for entry in read_pages(coll.pages_file):
+            ts = _when(entry.get("ts"))
+            if start and ts and ts < start or stop and ts and ts > stop:
+                continue
+            if entry.get("warc") and entry["warc"] not in names:
+                continue
+            pages.append(entry)
+        add_bytes(zf, "pages/pages.jsonl",
+                  "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pages).encode("utf-8"))
+
+        created = keys.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+        datapackage: dict[str, Any] = {
+            "profile": "data-package",
+            "resources": resources,
+            "title": title,
+            "created": created,
+            "wacz_version": WACZ_VERSION,
+            "software": SOFTWARE,
+        }
+        if len(pages) > 1:
+            datapackage["mainPageURL"] = pages[1].get("url")
+            datapackage["mainPageDate"] = pages[1].get("ts")
+        dp_bytes = json.dumps(datapackage, indent=2, ensure_ascii=False).encode("utf-8")
+        digest = "sha256:" + hashlib.sha256(dp_bytes).hexdigest()
+        signed, status, reason = signed_data(digest, created, identity, cfg, root)
+        dp_info = zipfile.ZipInfo("datapackage.json", date_time=_zip_time())
+        dp_info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(dp_info, dp_bytes)
+        digest_info = zipfile.ZipInfo("datapackage-digest.json", date_time=_zip_time())
+        digest_info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(
+            digest_info,
+            json.dumps({"path": "datapackage.json", "hash": digest, "signedData": signed}, indent=2),
+        )
+    return PackageOutcome(tmp, [w.name for w, _ in chosen], len(pages) - 1, status, reason)
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    return tuple(keys.utcnow().timetuple()[:6])  # type: ignore[return-value]
+
+
+def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
+    """ZipNum CDXJ (index.cdx.gz + index.idx) made by cdxj-indexer, as py-wacz makes it."""
+    idx_text = io.StringIO()
+    cdx = io.BytesIO()
+    indexer = CDXJIndexer(
+        idx_text,
+        [str(w) for w in warcs],
+        sort=True,
+        post_append=True,
+        compress=cdx,
+        data_out_name="index.cdx.gz",
+        lines=CDX_LINES_PER_BLOCK,
+        digest_records=True,
+        fields="referrer",
+    )
+    indexer.process_all()
+    return cdx.getvalue(), idx_text.getvalue().encode("utf-8")

@@ -1,0 +1,436 @@
+"""One streaming pass over a WARC: the file's sha256 and every record's digests together.
+
+warcio parses the records and checks WARC-Block-Digest / WARC-Payload-Digest (any of the base32,
+hex or base64 spellings); this module adds what warcio lacks: a tee that hashes the exact bytes
+warcio reads, so the file hash and the record checks come from a single read of the file, and
+a compact list of the records (offset, length, type, id, URI, a hash of the WARC header) that
+the signed manifest commits to, so a verifier can say *which* record was removed or changed.
+
+Memory stays flat: records are read in fixed-size chunks and only their small descriptions are
+kept (plus, on request, a bounded number of screenshots for the evidence report).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import io
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
+
+from bewaar.model import DOM_URN, OBJECTS_URN, SCREENSHOT_URN
+
+CHUNK = 1024 * 1024
+MAX_SCREENSHOTS = 50
+MAX_SCREENSHOT_BYTES = 20 * 1024 * 1024
+
+
+class HashPipeline:
+    """Runs sha256 updates on the second core while this thread inflates and parses.
+
+    Written by hand because warcio checks digests inline, on the parsing thread: with the
+    file hash, the block digest and the payload digest all on one core, verification ran at
+    about half of `sha256sum` speed. hashlib releases the GIL for buffers over 2 KiB, so one
+    worker thread doing every hash update keeps both cores busy. A single worker preserves
+    the order of updates; a semaphore bounds the chunks in flight, so memory stays flat.
+    """
+
+    def __init__(self, depth: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+        self._slots = threading.BoundedSemaphore(depth)
+
+    def submit(self, fn: Callable[..., None], *args: object) -> None:
+        self._slots.acquire()
+        self._pool.submit(self._run, fn, args)
+
+    def _run(self, fn: Callable[..., None], args: tuple[object, ...]) -> None:
+        try:
+            fn(*args)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Wait for every submitted update (the executor runs them in order)."""
+        self._pool.shutdown(wait=True)
+
+
+def _update_all(hashers: tuple[Any, ...], data: bytes) -> None:
+    for h in hashers:
+        h.update(data)
+
+
+class HashingReader(io.RawIOBase):
+    """Hashes every byte read through it (on the pipeline); reports its position for warcio."""
+
+    def __init__(self, raw: BinaryIO, pipeline: HashPipeline) -> None:
+        self.raw = raw
+        self.pipeline = pipeline
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        if data:
+            self.pipeline.submit(self.hasher.update, data)
+            self.size += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.size
+
+    def drain(self) -> None:
+        """Hash whatever warcio did not read (trailing bytes after a parse error)."""
+        while self.read(CHUNK):
+            pass
+
+
+@dataclass
+class RecordInfo:
+    index: int  # 1-based position in the file
+    offset: int
+    length: int
+    type: str
+    id: str
+    uri: str
+    date: str
+    header_sha256: str  # over warcio's rendering of the WARC header block
+    digest: str  # "ok" | "failed" | "none" (no digest to check) | "revisit" (no payload)
+    problems: list[str] = field(default_factory=list)
+    content_type: str = ""
+    concurrent_to: list[str] = field(default_factory=list)
+    http_status: int | None = None
+
+    def manifest_entry(self) -> list[object]:
+        """[offset, length, type, id, uri, header_sha256]: the form the signed manifest lists."""
+        return [self.offset, self.length, self.type, self.id, self.uri, self.header_sha256]
+
+    def describe(self) -> str:
+        what = f"{self.type} {self.uri}".strip()
+        return f"{what} ({self.id})" if self.id else what
+
+
+@dataclass
+class Screenshot:
+    page_url: str
+    date: str
+    record_id: str
+    png: bytes
+
+
+@dataclass
+class ScanResult:
+    sha256: str = ""
+    size: int = 0
+    records: list[RecordInfo] = field(default_factory=list)
+    error: str | None = None  # the file could not be read to the end (offset named)
+    error_offset: int | None = None
+    screenshots: list[Screenshot] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)  # page URLs seen in urn:screenshot:/urn:dom:
+
+    @property
+    def failed_records(self) -> list[RecordInfo]:
+        return [r for r in self.records if r.digest == "failed" or r.problems]
+
+    @property
+    def first_date(self) -> str:
+        dates = [r.date for r in self.records if r.date]
+        return min(dates) if dates else ""
+
+    @property
+    def last_date(self) -> str:
+        dates = [r.date for r in self.records if r.date]
+        return max(dates) if dates else ""
+
+
+def _header_hash(record: ArcWarcRecord) -> str:
+    rendered = record.rec_headers.to_str().encode("utf-8", "surrogateescape")
+    return hashlib.sha256(rendered).hexdigest()
+
+
+_B32 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
+
+
+def parse_digest(value: str) -> tuple[str, bytes]:
+    """'sha256:<base32|hex|base64>' -> ('sha256', raw digest bytes).
+
+    WARC 1.1 leaves the encoding open; warcio writes base32, other tools hex or base64.
+    Raises ValueError for an unknown algorithm or an undecodable value.
+    """
+    algo, _, text = value.strip().partition(":")
+    algo = algo.lower().replace("-", "")
+    if not text or algo not in hashlib.algorithms_available:
+        raise ValueError(f"unknown digest {value[:40]!r}")
+    size = hashlib.new(algo).digest_size
+    candidates: list[Callable[[str], bytes]] = []
+    if len(text) == size * 2:
+        candidates.append(bytes.fromhex)
+    if set(text.upper()) <= _B32:
+        candidates.append(lambda t: base64.b32decode(t.upper() + "=" * (-len(t) % 8)))
+    candidates.append(lambda t: base64.b64decode(t + "=" * (-len(t) % 4), altchars=b"-_" if ("-" in t or "_" in t) else None))
+    for decode in candidates:
+        try:
+            raw = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(raw) == size:
+            return algo, raw
+    raise ValueError(f"cannot decode digest {value[:60]!r}")
+
+
+class _RecordDigests:
+    """Block and payload digests of one record, fed in order as its block streams by.
+
+    Follows warcio's rules (so a WARC warcio calls valid is valid here): the payload of a
+    request/response/revisit with an http(s) URI starts after the HTTP header block (the first
+    whitespace-only line); for every other record the payload is the whole block; revisit
+    records are not checked (they carry the digest of a payload stored elsewhere).
+    """
+
+    MAX_HTTP_HEADER = 4 * 1024 * 1024
+
+    def __init__(self, record: ArcWarcRecord, info: RecordInfo) -> None:
+        self.info = info
+        headers = record.rec_headers
+        self.block_expected = headers.get_header("WARC-Block-Digest")
+        self.payload_expected = headers.get_header("WARC-Payload-Digest")
+        self.block: Any = None
+        self.payload: Any = None
+        self.problems: list[str] = []
+        if info.type == "revisit" or headers.get_header("WARC-Segment-Number"):
+            self.block_expected = self.payload_expected = None
+        for name in ("block", "payload"):
+            expected = getattr(self, f"{name}_expected")
+            if not expected:
+                continue
+            try:
+                algo, raw = parse_digest(expected)
+            except ValueError as e:
+                self.problems.append(f"{name} digest cannot be checked: {e}")
+                setattr(self, f"{name}_expected", None)
+                continue
+            setattr(self, name, hashlib.new(algo))
+            setattr(self, f"_{name}_raw", raw)
+        self.http = info.type in ("request", "response", "revisit") and info.uri.startswith(
+            ("http:", "https:")
+        )
+        self._head = bytearray() if self.http else None
+        self.status_line = b""
+
+    def feed(self, data: bytes) -> list[tuple[Any, ...]]:
+        """Returns (hashers, bytes) updates to run, in order."""
+        updates: list[tuple[Any, ...]] = []
+        if self.block is not None:
+            updates.append(((self.block,), data))
+        if self._head is None:
+            if self.payload is not None:
+                updates.append(((self.payload,), data))
+            return updates
+        # still inside the HTTP header block: find its end
+        start = len(self._head)
+        self._head += data
+        end = self._header_end(start)
+        if end is None:
+            if len(self._head) > self.MAX_HTTP_HEADER:
+                self.problems.append("HTTP header block larger than 4 MiB: payload digest not checked")
+                self.payload = None
+                self._head = None
+            return updates
+        rest = bytes(self._head[end:])
+        self.status_line = bytes(self._head[: self._head.find(b"\n") + 1 or len(self._head)])
+        self._head = None
+        if self.payload is not None and rest:
+            updates.append(((self.payload,), rest))
+        return updates
+
+    def _header_end(self, start: int) -> int | None:
+        buf = self._head
+        assert buf is not None
+        pos = max(0, buf.rfind(b"\n", 0, start) + 1)  # resume at the start of the current line
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                return None
+            if not bytes(buf[pos:nl]).strip():
+                return nl + 1
+            pos = nl + 1
+
+    def finish(self) -> None:
+        """Compare (runs on the hash thread, after this record's updates)."""
+        info = self.info
+        info.problems.extend(self.problems)
+        if self._head is not None:
+            # no blank line: the whole block is HTTP headers and the payload is empty
+            self.status_line = bytes(self._head.split(b"\n", 1)[0])
+        checked = False
+        failed = False
+        for name in ("block", "payload"):
+            hasher = getattr(self, name)
+            if hasher is None:
+                continue
+            checked = True
+            if hasher.digest() != getattr(self, f"_{name}_raw"):
+                failed = True
+                info.problems.append(
+                    f"{name} digest does not match: the record says "
+                    f"{getattr(self, f'{name}_expected')}, its content hashes to "
+                    f"{hasher.name}:{base64.b32encode(hasher.digest()).decode()}"
+                )
+        info.digest = "failed" if failed else "ok" if checked else (
+            "revisit" if info.type == "revisit" else "none"
+        )
+        if self.http and info.type != "request" and self.status_line:
+            parts = self.status_line.split(None, 2)
+            if len(parts) > 1 and parts[1].isdigit():
+                info.http_status = int(parts[1])
+
+
+def scan(
+    stream: BinaryIO,
+    *,
+    keep_screenshots: bool = False,
+) -> ScanResult:
+    """Read a WARC (gzip per record, or plain) once and describe it.
+
+    Never raises for bad content: a file warcio cannot parse gets `error` set, with the offset
+    where reading stopped, and the sha256 still covers every byte of the file.
+    """
+    pipeline = HashPipeline()
+    tee = HashingReader(stream, pipeline)
+    result = ScanResult()
+    pages: dict[str, None] = {}
+    index = 0
+    it = None
+    # warcio writes some warnings straight to stderr; they become findings here instead
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(sink):
+            it = ArchiveIterator(tee, no_record_parse=True, block_size=CHUNK)
+            for record in it:
+                index += 1
+                headers = record.rec_headers
+                rtype = record.rec_type or ""
+                uri = headers.get_header("WARC-Target-URI") or ""
+                info = RecordInfo(
+                    index=index,
+                    offset=0,
+                    length=0,
+                    type=rtype,
+                    id=headers.get_header("WARC-Record-ID") or "",
+                    uri=uri,
+                    date=headers.get_header("WARC-Date") or "",
+                    header_sha256=_header_hash(record),
+                    digest="none",
+                    content_type=headers.get_header("Content-Type") or "",
+                    concurrent_to=[
+                        v for k, v in headers.headers if k.lower() == "warc-concurrent-to"
+                    ],
+                )
+                digests = _RecordDigests(record, info)
+                keep = (
+                    keep_screenshots
+                    and rtype == "resource"
+                    and uri.startswith(SCREENSHOT_URN)
+                    and len(result.screenshots) < MAX_SCREENSHOTS
+                )
+                buf = bytearray() if keep else None
+                raw = record.raw_stream
+                while True:
+                    chunk = raw.read(CHUNK)
+                    if not chunk:
+                        break
+                    for hashers, data in digests.feed(chunk):
+                        pipeline.submit(_update_all, hashers, data)
+                    if buf is not None and len(buf) + len(chunk) <= MAX_SCREENSHOT_BYTES:
+                        buf += chunk
+                pipeline.submit(digests.finish)
+                if getattr(raw, "limit", 0) > 0:
+                    info.problems.append(
+                        f"record ends {raw.limit} bytes before its Content-Length (truncated)"
+                    )
+                for prefix in (SCREENSHOT_URN, DOM_URN, OBJECTS_URN):
+                    if uri.startswith(prefix):
+                        pages.setdefault(uri[len(prefix) :], None)
+                errors_before = it.err_count
+                info.offset = it.get_record_offset()
+                info.length = it.get_record_length()
+                if it.err_count > errors_before:
+                    info.problems.append(
+                        "record is not followed by the blank lines WARC requires "
+                        "(its Content-Length does not match its content)"
+                    )
+                decompressor = it.reader.decompressor if it.reader else None
+                if decompressor is not None and not getattr(decompressor, "eof", True):
+                    info.problems.append("the record's gzip member is cut off (file truncated)")
+                said = sink.getvalue()
+                if said.strip():
+                    # warcio reports corrupt gzip data on stderr and goes on with nothing
+                    info.problems.append("corrupt data: " + " ".join(said.split())[:160])
+                    sink.seek(0)
+                    sink.truncate()
+                if buf is not None:
+                    result.screenshots.append(
+                        Screenshot(uri[len(SCREENSHOT_URN) :], info.date, info.id, bytes(buf))
+                    )
+                result.records.append(info)
+    except Exception as e:  # noqa: BLE001 - warcio raises many types on hostile input; each is a finding
+        result.error_offset = _safe_offset(result)
+        result.error = _describe_error(e)
+    try:
+        tee.drain()
+    finally:
+        pipeline.close()
+    if result.error is None and result.records:
+        last = result.records[-1]
+        end = last.offset + last.length
+        if tee.size > end:
+            # warcio stops quietly at a cut-off gzip header or trailing junk: the bytes after
+            # the last readable record are themselves the finding
+            result.error = (
+                f"{tee.size - end} bytes after record {last.index} are not a readable WARC "
+                "record (truncated or corrupt)"
+            )
+            result.error_offset = end
+    if result.error is None and not result.records:
+        result.error = "no WARC records found (empty file)" if tee.size == 0 else "no WARC records found"
+        result.error_offset = 0
+    # screenshots whose record failed its digest are not shown as evidence
+    bad = {r.id for r in result.records if r.digest == "failed" or r.problems}
+    result.screenshots = [s for s in result.screenshots if s.record_id not in bad]
+    result.sha256 = tee.hasher.hexdigest()
+    result.size = tee.size
+    result.pages = list(pages)
+    return result
+
+
+def _safe_offset(result: ScanResult) -> int:
+    if result.records:
+        last = result.records[-1]
+        return last.offset + last.length if last.length else last.offset
+    return 0
+
+
+def _describe_error(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    if isinstance(e, EOFError) or "Compressed file ended" in text or "end-of-stream" in text:
+        return "the file ends in the middle of a record (truncated)"
+    if "Invalid WARC record" in text:
+        return "corrupt data where a WARC record should start"
+    if "Unknown archive format" in text:
+        return "not a WARC file (no WARC/1.x header where a record should start)"
+    if "non-chunked gzip" in text:
+        return "gzip file holds several records in one member: not a record-per-member WARC"
+    if isinstance(e, ArchiveLoadFailed | OSError | ValueError):
+        return text[:200] or type(e).__name__
+    return f"cannot parse the record ({type(e).__name__}: {text[:120]})"
