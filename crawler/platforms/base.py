@@ -101,6 +101,7 @@ class Adapter:
     # Login walls / "content unavailable" / rate limits: CSS selectors, or regexes on the
     # page's visible text when prefixed "re:". Checked only when the page lacks `content`.
     login_wall: ClassVar[tuple[str, ...]] = ()
+    login_wall_url: ClassVar[str] = ""  # regex on the final URL: redirected to a login page
     unavailable: ClassVar[tuple[str, ...]] = ()
     rate_limited: ClassVar[tuple[str, ...]] = ()
     # Selectors whose presence proves the page shows what was asked for, per page kind. A page
@@ -209,6 +210,8 @@ class Adapter:
         for r in snap.responses:
             if api and api.search(r.url) and r.status == 429:
                 return Block("rate_limited", f"the platform's API answered 429 ({_short(r.url)})")
+        if self.login_wall_url and re.search(self.login_wall_url, snap.final_url or ""):
+            return Block("login_wall", f"redirected to a login page ({_short(snap.final_url)})")
         soup = dom.parse(snap.html)
         text = dom.visible_text(soup)
         wanted = self.content.get(snap.kind, ())

@@ -23,9 +23,10 @@ def parse(html: str) -> BeautifulSoup:
     return BeautifulSoup(html, "lxml")
 
 
-def text_of(el: Tag | None) -> str | None:
+def text_of(el: Tag | None, blocks: frozenset[str] | set[str] = _BLOCK) -> str | None:
     """The text a person reads in `el`: emoji images become their alt text, <br> and block
-    elements become line breaks, runs of spaces collapse. None for a missing element."""
+    elements become line breaks, runs of spaces collapse. None for a missing element. Pages
+    that lay text out with white-space: pre-wrap and inline <div>s (X) pass blocks=set()."""
     if el is None:
         return None
     parts: list[str] = []
@@ -44,7 +45,7 @@ def text_of(el: Tag | None) -> str | None:
                 elif child.name == "br":
                     parts.append("\n")
                 else:
-                    block = child.name in _BLOCK
+                    block = child.name in blocks
                     if block and parts and not parts[-1].endswith("\n"):
                         parts.append("\n")
                     walk(child)

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from tests.platforms.fixture import PlatformSite
 from tests.platforms.sites.mastodon import MastodonSite
+from tests.platforms.sites.x import XSite
 
-SITES: dict[str, type[PlatformSite]] = {s.platform: s for s in (MastodonSite,)}
+SITES: dict[str, type[PlatformSite]] = {s.platform: s for s in (XSite, MastodonSite)}
