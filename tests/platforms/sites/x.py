@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from email.utils import format_datetime
 from datetime import datetime
 from typing import Any
 
-from tests.platforms.fixture import PlatformSite, Post, abbreviate, segments, with_headers
+from tests.platforms.fixture import PlatformSite, Post, segments, with_headers
 from tests.platforms.media import video
 from tests.sites.httpserver import FixtureServer, Request, Response
 
