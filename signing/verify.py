@@ -195,6 +195,12 @@ def diagnose(scanned: list[warcscan.RecordInfo], signed: list[list[Any]]) -> str
                 f"{len(scanned) - len(sig)} record(s) appended after record {total}"
             )
         e = sig[i]
+        if any("truncated" in p or "cut off" in p for p in r.problems):
+            rest = total - i - 1
+            return (
+                f"record {i + 1} of {total} ({label(e)}) is cut off (file truncated)"
+                + (f"; the {rest} record(s) after it are missing" if rest > 0 else "")
+            )
         if r.id == e[3] and r.header_sha256 == e[5] and r.length == e[1] and r.offset == e[0]:
             continue
         if r.id != e[3]:
@@ -242,7 +248,10 @@ def check_against_manifest(
         if st.get("size") != scan.size:
             change = "shorter" if scan.size < int(st.get("size") or 0) else "longer"
             size_note = f"file is {scan.size} bytes, signed {st.get('size')} ({change}"
-            size_note += ", truncated)" if change == "shorter" and scan.error else ")"
+            truncated = scan.error or any(
+                "truncated" in p or "cut off" in p for r in scan.records for p in r.problems
+            )
+            size_note += ", truncated)" if change == "shorter" and truncated else ")"
         else:
             size_note = "same size, different bytes"
         problems.append(

@@ -312,6 +312,7 @@ def scan(
     pages: dict[str, None] = {}
     index = 0
     it = None
+    compressed = True
     # warcio writes some warnings straight to stderr; they become findings here instead
     sink = io.StringIO()
     try:
@@ -371,6 +372,7 @@ def scan(
                         "(its Content-Length does not match its content)"
                     )
                 decompressor = it.reader.decompressor if it.reader else None
+                compressed = decompressor is not None
                 if decompressor is not None and not getattr(decompressor, "eof", True):
                     info.problems.append("the record's gzip member is cut off (file truncated)")
                 said = sink.getvalue()
@@ -394,7 +396,9 @@ def scan(
     if result.error is None and result.records:
         last = result.records[-1]
         end = last.offset + last.length
-        if tee.size > end:
+        # an uncompressed record's length excludes the CRLF CRLF that ends it
+        slack = 0 if compressed else 4
+        if tee.size > end + slack:
             # warcio stops quietly at a cut-off gzip header or trailing junk: the bytes after
             # the last readable record are themselves the finding
             result.error = (
