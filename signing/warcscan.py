@@ -320,6 +320,8 @@ def scan(
             it = ArchiveIterator(tee, no_record_parse=True, block_size=CHUNK)
             for record in it:
                 index += 1
+                if record.format != "warc":
+                    raise ArchiveLoadFailed("Unknown archive format (not WARC)")
                 headers = record.rec_headers
                 rtype = record.rec_type or ""
                 uri = headers.get_header("WARC-Target-URI") or ""
@@ -376,6 +378,10 @@ def scan(
                 if decompressor is not None and not getattr(decompressor, "eof", True):
                     info.problems.append("the record's gzip member is cut off (file truncated)")
                 said = sink.getvalue()
+                if "Record not followed by newline" in said:
+                    said = ""  # reported above from warcio's error count
+                    sink.seek(0)
+                    sink.truncate()
                 if said.strip():
                     # warcio reports corrupt gzip data on stderr and goes on with nothing
                     info.problems.append("corrupt data: " + " ".join(said.split())[:160])
