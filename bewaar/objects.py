@@ -228,26 +228,31 @@ _NUMBER = re.compile(
 
 
 def parse_count(text: str | None) -> tuple[int | None, bool]:
+    value, exact, _shown = _parse_count(text)
+    return value, exact
+
+
+def _parse_count(text: str | None) -> tuple[int | None, bool, str]:
     """(value, exact) from a count as shown: "1,234" / "1.234" -> (1234, True);
     "1,2K" / "1.2K" / "3 mln" / "12.3M" -> (1200, False) etc.; no number -> (None, True).
 
     A separator followed by exactly three digits is a thousands separator (counts are whole
     numbers); otherwise it is a decimal comma/point before a multiplier."""
     if not text:
-        return None, True
+        return None, True, ""
     for m in _NUMBER.finditer(text.strip()):
         num, suffix = m.group("num"), m.group("suffix") or ""
         mult = _MULTIPLIERS.get(suffix) or _MULTIPLIERS.get(suffix.lower())
         seps = len(re.findall(r"\D", num))
         if mult:  # "1,2K", "1.234K", "3 mln": a decimal before a multiplier
             value = float(re.sub(r"\D", "", num)) if seps > 1 else float(num.replace(",", "."))
-            return int(round(value * mult)), False
+            return int(round(value * mult)), False, m.group(0).strip()
         if seps:
             if _GROUPED.fullmatch(num):
-                return int(re.sub(r"\D", "", num)), True
-            return None, True  # "1,5" without a multiplier is not a count
-        return int(num), True
-    return None, True
+                return int(re.sub(r"\D", "", num)), True, num
+            return None, True, ""  # "1,5" without a multiplier is not a count
+        return int(num), True, num
+    return None, True, ""
 
 
 def set_count(obj: dict[str, Any], key: str, value: int | str | None) -> None:
@@ -260,12 +265,12 @@ def set_count(obj: dict[str, Any], key: str, value: int | str | None) -> None:
     if isinstance(value, int):
         obj.setdefault("counts", {})[key] = value
         return
-    parsed, exact = parse_count(value)
+    parsed, exact, shown = _parse_count(value)
     if parsed is None:
         return
     obj.setdefault("counts", {})[key] = parsed
     if not exact:
-        obj.setdefault("counts_text", {})[key] = value.strip()
+        obj.setdefault("counts_text", {})[key] = shown  # "1,2K" of "1,2K volgers"
 
 
 def iso_utc(value: str | int | float | None) -> str | None:

@@ -28,6 +28,7 @@ class Rendered:
     clicked: list[str] = field(default_factory=list)  # more-control selectors clicked
     overlays_left: list[str] = field(default_factory=list)  # overlay selectors still visible
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
+    probe: Any = None  # what the `probe` script returned in the page
 
 
 _VISIBLE_JS = """(sel) => [...document.querySelectorAll(sel)].filter(e => {
@@ -67,6 +68,7 @@ class Renderer:
         scroll: bool = True,
         expand: bool = True,
         max_clicks: int = 20,
+        probe: str | None = None,
     ) -> Rendered:
         context = self.browser.new_context(
             storage_state=storage_state, viewport={"width": 1280, "height": 900}, locale="en-US"
@@ -85,6 +87,8 @@ class Renderer:
                 self._scroll(page, adapter, out, close_overlays)
             if expand:
                 self._expand(page, adapter, out, max_clicks, close_overlays)
+            if probe:
+                out.probe = page.evaluate(probe)
             out.overlays_left = [
                 s for s in adapter.overlay_close + adapter.overlay_remove if _visible(page, s)
             ]

@@ -223,7 +223,8 @@ class Expectations:
             "counts": {"followers": a.followers, "following": a.following, "posts": a.posts},
         }
 
-    def expected_post(self, p: Post) -> dict[str, Any]:
+    def expected_post(self, p: Post, page: str = "post") -> dict[str, Any]:
+        """`page`: the kind of page the post was read from (a profile may show less)."""
         return {
             "id": p.id,
             "url": self.post_page_url(p),  # type: ignore[attr-defined]
@@ -244,7 +245,7 @@ class Expectations:
         assert len(got) < len(post.replies), "replies were there without clicking"
 
     def expected_post_links(self) -> list[str]:
-        """The account's post URLs as the profile lists them, newest first."""
+        """The account's post URLs as its profile pages list them, newest first."""
         return [self.post_page_url(p) for p in self.visible_posts()]  # type: ignore[attr-defined]
 
 
@@ -255,7 +256,7 @@ class PlatformSite(Expectations):
     handle_in_seed = ""  # how an archivist writes the handle in a seed list
     profile_counts_exact = True  # the page gives exact profile counts (JSON) vs abbreviated
     post_counts_exact = True
-    has_replies_button = True  # replies sit behind a "show more"-style control
+    replies_via = "click"  # replies appear by clicking a more-control ("click") or scrolling
     has_overlays = True  # cookie consent / login nag the adapter must close
     blocked_post_kinds = ("unavailable", "not_found")  # what a deleted post's page is
 

@@ -132,10 +132,13 @@ def test_handle_to_urls(site: PlatformSite) -> None:
 def test_profile_renders_and_lists_exactly_the_posts(
     renderer: Renderer, site: PlatformSite
 ) -> None:
-    r = profile(renderer, site)
     adapter = get_adapter(site.platform, site.base_url)
-    assert adapter.detect_block(r.snap) is None
-    assert adapter.post_links(r.snap, site.handle_in_seed) == site.expected_post_links()
+    links: dict[str, None] = {}
+    for url in adapter.account_urls(site.handle_in_seed):
+        r = render(renderer, site, url, "profile")
+        assert adapter.detect_block(r.snap) is None
+        links.update(dict.fromkeys(adapter.post_links(r.snap, site.handle_in_seed)))
+    assert list(links) == site.expected_post_links()
 
 
 def test_overlays_closed_by_adapter_selectors(renderer: Renderer, site: PlatformSite) -> None:
@@ -157,10 +160,13 @@ def test_profile_object(renderer: Renderer, site: PlatformSite) -> None:
 
 
 def test_post_objects_on_profile(renderer: Renderer, site: PlatformSite) -> None:
-    _, posts = objects(site, profile(renderer, site))
+    adapter = get_adapter(site.platform, site.base_url)
+    posts: dict[str, dict] = {}
+    for url in adapter.account_urls(site.handle_in_seed):
+        posts.update(objects(site, render(renderer, site, url, "profile"))[1])
     for p in site.visible_posts():
-        assert p.id in posts, f"post {p.id} not extracted from the profile page"
-        check(posts[p.id], site.expected_post(p), f"post {p.id}")
+        assert p.id in posts, f"post {p.id} not extracted from the profile pages"
+        check(posts[p.id], site.expected_post(p, "profile"), f"post {p.id}")
 
 
 def test_post_page_object_and_media(renderer: Renderer, site: PlatformSite) -> None:
@@ -196,9 +202,12 @@ def test_replies_reached_through_more_controls(renderer: Renderer, site: Platfor
         got = posts[reply.id]
         check(got, site.expected_post(reply), f"reply {reply.id}")
         assert got["reply_to"] and got["reply_to"]["id"] == post.id
-    if site.has_replies_button:
+    if site.replies_via == "click":
         assert full.clicked, "no more-control of the adapter was clicked"
-        bare = render(renderer, site, url, "post", expand=False)
+    if site.replies_via in ("click", "scroll"):
+        bare = render(
+            renderer, site, url, "post", expand=False, scroll=site.replies_via != "scroll"
+        )
         _, fewer = objects(site, bare)
         site.check_collapsed(post, fewer, bare.snap.html, full.snap.html)
 

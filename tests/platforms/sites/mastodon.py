@@ -98,8 +98,8 @@ class MastodonSite(PlatformSite):
             "avatar": f"{self.base_url}/system/accounts/avatars/{a.handle}.png",
         }
 
-    def expected_post(self, p: Post) -> dict[str, Any]:
-        return super().expected_post(p) | {
+    def expected_post(self, p: Post, page: str = "post") -> dict[str, Any]:
+        return super().expected_post(p, page) | {
             "counts": {"reactions": p.likes, "reposts": p.reposts, "replies": len(p.replies)},
             "mentions": [
                 {

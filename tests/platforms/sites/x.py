@@ -89,8 +89,8 @@ class XSite(PlatformSite):
             "header": f"{self.base_url}/profile_banners/{a.id}/banner-header.png",
         }
 
-    def expected_post(self, p: Post) -> dict[str, Any]:
-        exp = super().expected_post(p) | {
+    def expected_post(self, p: Post, page: str = "post") -> dict[str, Any]:
+        exp = super().expected_post(p, page) | {
             "counts": {"reactions": p.likes, "reposts": p.reposts, "replies": len(p.replies)},
             "mentions": [{"handle": m} for m in p.mentions],
             "links": [{"url": u} for u in p.links],
