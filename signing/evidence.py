@@ -87,6 +87,27 @@ def _pages_table(s: Subject) -> str:
     )
 
 
+def _summary(report: Report) -> str:
+    files = [s for s in report.subjects if s.kind in ("warc", "wacz")]
+    signers = sorted({str(s.facts["signer_dn"]) for s in files if s.facts.get("signer_dn")})
+    tsas = sorted({str(s.facts["tsa"]) for s in files if s.facts.get("tsa")})
+    times = sorted(str(s.facts["tsa_time"]) for s in files if s.facts.get("tsa_time"))
+    captured = sorted(
+        t for s in files for t in (s.facts.get("first_record_date"), s.facts.get("last_record_date")) if t
+    )
+    urls = {p.url for s in report.subjects for p in s.pages}
+    rows = [
+        ("Files examined", f"{len(files)} ({sum(1 for s in files if s.kind == 'wacz')} WACZ package(s))"),
+        ("Pages listed", str(len(urls)) if urls else None),
+        ("Captured between", f"{captured[0]} and {captured[-1]} (UTC)" if captured else None),
+        ("Signed by", "; ".join(signers) or None),
+        ("Time Stamping Authority", "; ".join(tsas) or None),
+        ("Trusted times", f"{times[0]} to {times[-1]} (UTC)" if len(times) > 1 else (times[0] if times else None)),
+    ]
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v)
+    return f"<h2>Summary</h2><table>{body}</table>"
+
+
 def render(report: Report, title: str = "Evidence report") -> str:
     verdict_class = FAIL if report.failures() else WARN if report.warnings() else PASS
     shots_left = MAX_EMBEDDED_SCREENSHOTS
@@ -126,6 +147,7 @@ def render(report: Report, title: str = "Evidence report") -> str:
 captures stored as WARC files (ISO 28500) and checks that they are exactly the files that were signed.</p>
 <p class="verdict {verdict_class}">Result: {_e(report.verdict)}</p>
 {first_text}
+{_summary(report)}
 <h2>How to read this report</h2>
 <ol class="small">
 <li><b>Record digests</b>: each stored web response carries a fingerprint (hash) of its content; every one was recomputed.</li>

@@ -47,6 +47,7 @@ class HashPipeline:
     def __init__(self, depth: int = 16) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
         self._slots = threading.BoundedSemaphore(depth)
+        self._error: BaseException | None = None
 
     def submit(self, fn: Callable[..., None], *args: object) -> None:
         self._slots.acquire()
@@ -54,13 +55,19 @@ class HashPipeline:
 
     def _run(self, fn: Callable[..., None], args: tuple[object, ...]) -> None:
         try:
-            fn(*args)
+            if self._error is None:
+                fn(*args)
+        except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread in close()
+            self._error = e
         finally:
             self._slots.release()
 
     def close(self) -> None:
-        """Wait for every submitted update (the executor runs them in order)."""
+        """Wait for every submitted update (the executor runs them in order); a failure in the
+        hash thread is raised here, never swallowed into a silent 'pass'."""
         self._pool.shutdown(wait=True)
+        if self._error is not None:
+            raise self._error
 
 
 def _update_all(hashers: tuple[Any, ...], data: bytes) -> None:

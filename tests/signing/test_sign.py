@@ -206,3 +206,14 @@ def test_scanner_agrees_with_warcio_checker(signed: Setup, tmp_path: Path) -> No
         o: d for o, d in theirs.items() if d is not None
     }
     assert list(ours.values()).count("failed") == 2
+
+
+def test_hash_thread_failure_is_raised_not_swallowed() -> None:
+    pipeline = warcscan.HashPipeline()
+
+    def boom() -> None:
+        raise RuntimeError("disk on fire")
+
+    pipeline.submit(boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        pipeline.close()
