@@ -41,7 +41,7 @@ def stamp(signature_b64: str, tsa_url: str | None, timeout: float) -> dict[str, 
     return {
         "status": "granted",
         "token": base64.b64encode(token).decode("ascii"),
-        "time": iso(response.tst_info.gen_time),
+        "time": iso(timestamp.utc(response.tst_info.gen_time)),
         "tsa": keys.subject_name(leaf) if leaf else "",
         "url": tsa_url,
     }

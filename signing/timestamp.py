@@ -108,11 +108,9 @@ def signer_certificate(response: TimeStampResponse) -> x509.Certificate | None:
     return None
 
 
-def gen_time(token: bytes) -> dt.datetime | None:
-    try:
-        return decode(token).tst_info.gen_time.astimezone(dt.UTC)
-    except ValueError:
-        return None
+def utc(t: dt.datetime) -> dt.datetime:
+    """GeneralizedTime is UTC; never let a naive value be read as local time."""
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 def verify_token(
@@ -129,7 +127,7 @@ def verify_token(
     if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         return TokenCheck(False, f"the timestamp response is a refusal (status {response.status})")
     info = response.tst_info
-    when = info.gen_time.astimezone(dt.UTC)
+    when = utc(info.gen_time)
     if info.message_imprint.message != hashlib.sha256(data).digest():
         return TokenCheck(
             False,

@@ -90,6 +90,10 @@ class LocalTSA:
     def ensure_certificates(self) -> None:
         d = self.state_dir
         if self.cert_path.exists() and (d / "tsa-key.pem").exists() and self.root_cert_path.exists():
+            # the directory may have moved since: openssl needs its current absolute path
+            (d / "openssl-ts.cnf").write_text(_CONFIG.format(dir=d.resolve(), policy=POLICY_OID))
+            if not (d / "serial").exists():
+                (d / "serial").write_text("01\n")
             return
         d.mkdir(parents=True, exist_ok=True)
         root_key = keys.new_key()

@@ -32,6 +32,7 @@ from typing import Any
 
 from cdxj_indexer.main import CDXJIndexer
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from bewaar import SOFTWARE
 from bewaar.config import SigningConfig
@@ -95,7 +96,7 @@ def _tsa_chain(leaf: x509.Certificate, store: trust.TrustStore) -> list[x509.Cer
 def _issued(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
         child.verify_directly_issued_by(parent)
-    except (ValueError, TypeError, Exception):  # noqa: BLE001 - InvalidSignature and friends
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 

@@ -234,16 +234,25 @@ class _RecordDigests:
         )
         self._head = bytearray() if self.http else None
         self.status_line = b""
+        if (
+            not self.http
+            and self.block is not None
+            and self.payload is not None
+            and self.block.name == self.payload.name
+        ):
+            # payload == block here: hash the bytes once and compare with both digests
+            self.payload = self.block
 
     def feed(self, data: bytes) -> list[tuple[Any, ...]]:
         """Returns (hashers, bytes) updates to run, in order."""
         updates: list[tuple[Any, ...]] = []
+        if self._head is None:
+            hashers = tuple({id(h): h for h in (self.block, self.payload) if h is not None}.values())
+            if hashers:
+                updates.append((hashers, data))
+            return updates
         if self.block is not None:
             updates.append(((self.block,), data))
-        if self._head is None:
-            if self.payload is not None:
-                updates.append(((self.payload,), data))
-            return updates
         # still inside the HTTP header block: find its end
         start = len(self._head)
         self._head += data
