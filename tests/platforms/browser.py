@@ -28,6 +28,7 @@ class Rendered:
     clicked: list[str] = field(default_factory=list)  # more-control selectors clicked
     overlays_left: list[str] = field(default_factory=list)  # overlay selectors still visible
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
+    ranges: list[tuple[str, str]] = field(default_factory=list)  # (url, Range header) sent
     probe: Any = None  # what the `probe` script returned in the page
 
 
@@ -78,7 +79,7 @@ class Renderer:
             responses: list[Any] = []
             out = Rendered(snap=None)  # type: ignore[arg-type]
             page.on("response", lambda r: responses.append(r))
-            page.on("request", lambda r: out.requests.append((r.method, r.url)))
+            page.on("request", lambda r: _log_request(out, r))
             main = page.goto(url, wait_until="load", timeout=20_000)
             _settle(page)
             if close_overlays:
@@ -160,6 +161,13 @@ class Renderer:
                     break
             else:
                 return
+
+
+def _log_request(out: Rendered, request: Any) -> None:
+    out.requests.append((request.method, request.url))
+    rng = request.headers.get("range")
+    if rng:
+        out.ranges.append((request.url, rng))
 
 
 def _visible(page: Page, selector: str) -> bool:

@@ -4,6 +4,7 @@ HTTP byte ranges. The clips really play in Chromium."""
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,7 @@ import pytest
 from crawler.platforms import get_adapter
 from tests.platforms.browser import Renderer
 from tests.platforms.media import video
+from tests.platforms.sites.tiktok import TikTokSite
 from tests.platforms.sites.youtube import YouTubeSite
 
 PLAYING = """async () => {
@@ -59,4 +61,36 @@ def test_youtube_player_fetches_whole_video_in_range_parameter_chunks(
     assert "range=" not in media["url"]
     assert media["url"] in r.snap.html  # taken from the page's own player response
     with urllib.request.urlopen(media["url"]) as resp:
+        assert resp.read() == video("mp4")
+
+
+@pytest.fixture
+def tiktok() -> Iterator[TikTokSite]:
+    site = TikTokSite()
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+def test_tiktok_player_reads_progressive_mp4_with_byte_ranges(
+    renderer: Renderer, tiktok: TikTokSite
+) -> None:
+    adapter = get_adapter("tiktok", tiktok.base_url)
+    post = next(p for p in tiktok.posts if p.video)
+    r = renderer.render(
+        adapter, tiktok.post_page_url(post), "post", tiktok.handle_in_seed, probe=PLAYING
+    )
+    assert r.probe["readyState"] >= 2 and r.probe["width"] == 160
+    (obj,) = [o for o in adapter.extract(r.snap) if o["id"] == post.id]
+    (media,) = obj["media"]
+    assert media["kind"] == "video" and media["url"] == r.probe["src"]
+    assert any(url == media["url"] and rng.startswith("bytes=") for url, rng in r.ranges)
+    # the CDN wants the page as Referer, like TikTok's: a bare fetch is refused
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(media["url"])
+    assert refused.value.code == 403
+    req = urllib.request.Request(media["url"], headers={"Referer": obj["url"]})
+    with urllib.request.urlopen(req) as resp:
         assert resp.read() == video("mp4")
