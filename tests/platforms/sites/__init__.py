@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from tests.platforms.fixture import PlatformSite
+from tests.platforms.sites.instagram import InstagramSite
 from tests.platforms.sites.mastodon import MastodonSite
 from tests.platforms.sites.tiktok import TikTokSite
 from tests.platforms.sites.x import XSite
 from tests.platforms.sites.youtube import YouTubeSite
 
 SITES: dict[str, type[PlatformSite]] = {
-    s.platform: s for s in (XSite, MastodonSite, YouTubeSite, TikTokSite)
+    s.platform: s for s in (XSite, InstagramSite, MastodonSite, YouTubeSite, TikTokSite)
 }
