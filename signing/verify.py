@@ -223,7 +223,10 @@ def diagnose(scanned: list[warcscan.RecordInfo], signed: list[list[Any]]) -> str
                 f"to {r.length} bytes (content changed)"
             )
         return f"record {i + 1} of {total} ({label(e)}) moved from offset {e[0]} to {r.offset}"
-    return ""
+    return (
+        "every record is where it was signed with the same WARC header and length: the change is "
+        "inside a record's content or its gzip framing (see check 1)"
+    )
 
 
 def check_against_manifest(

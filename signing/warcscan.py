@@ -196,6 +196,18 @@ def parse_digest(value: str) -> tuple[str, bytes]:
     raise ValueError(f"cannot decode digest {value[:60]!r}")
 
 
+def _header_end(buf: bytes | bytearray, start: int) -> int | None:
+    """Offset just past the first whitespace-only line at or after the line holding `start`."""
+    pos = max(0, buf.rfind(b"\n", 0, start) + 1)  # resume at the start of the current line
+    while True:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            return None
+        if not buf[pos:nl].strip():
+            return nl + 1
+        pos = nl + 1
+
+
 class _RecordDigests:
     """Block and payload digests of one record, fed in order as its block streams by.
 
@@ -244,7 +256,8 @@ class _RecordDigests:
             self.payload = self.block
 
     def feed(self, data: bytes) -> list[tuple[Any, ...]]:
-        """Returns (hashers, bytes) updates to run, in order."""
+        """Returns (hashers, bytes) updates to run, in order. `data` is immutable bytes, so
+        zero-copy memoryview slices of it may travel to the hash thread."""
         updates: list[tuple[Any, ...]] = []
         if self._head is None:
             hashers = tuple({id(h): h for h in (self.block, self.payload) if h is not None}.values())
@@ -253,34 +266,29 @@ class _RecordDigests:
             return updates
         if self.block is not None:
             updates.append(((self.block,), data))
-        # still inside the HTTP header block: find its end
-        start = len(self._head)
-        self._head += data
-        end = self._header_end(start)
+        # still inside the HTTP header block: find its end (usually within the first chunk)
+        if self._head:
+            start = len(self._head)
+            self._head += data
+            buf: bytes | bytearray = self._head
+        else:
+            start, buf = 0, data
+        end = _header_end(buf, start)
         if end is None:
+            if buf is data:
+                self._head += data
             if len(self._head) > self.MAX_HTTP_HEADER:
                 self.problems.append("HTTP header block larger than 4 MiB: payload digest not checked")
                 self.payload = None
                 self._head = None
             return updates
-        rest = bytes(self._head[end:])
-        self.status_line = bytes(self._head[: self._head.find(b"\n") + 1 or len(self._head)])
+        first_nl = buf.find(b"\n")
+        self.status_line = bytes(buf[: first_nl + 1 if first_nl >= 0 else len(buf)])
         self._head = None
-        if self.payload is not None and rest:
+        if self.payload is not None and end < len(buf):
+            rest = memoryview(data)[end - start :] if buf is data else bytes(buf[end:])
             updates.append(((self.payload,), rest))
         return updates
-
-    def _header_end(self, start: int) -> int | None:
-        buf = self._head
-        assert buf is not None
-        pos = max(0, buf.rfind(b"\n", 0, start) + 1)  # resume at the start of the current line
-        while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                return None
-            if not bytes(buf[pos:nl]).strip():
-                return nl + 1
-            pos = nl + 1
 
     def finish(self) -> None:
         """Compare (runs on the hash thread, after this record's updates)."""

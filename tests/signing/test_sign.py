@@ -217,3 +217,17 @@ def test_hash_thread_failure_is_raised_not_swallowed() -> None:
     pipeline.submit(boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         pipeline.close()
+
+
+def test_scanner_handles_records_split_into_tiny_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP headers that straddle read boundaries still split header from payload correctly."""
+    w = write_warc(tmp_path / "x.warc.gz")
+    whole = warcscan.scan(w.open("rb"))
+    monkeypatch.setattr(warcscan, "CHUNK", 7)
+    tiny = warcscan.scan(w.open("rb"))
+    assert [r.digest for r in tiny.records] == [r.digest for r in whole.records]
+    assert tiny.sha256 == whole.sha256 and {r.digest for r in tiny.records} == {"ok", "revisit"}
+    assert [r.http_status for r in tiny.records] == [r.http_status for r in whole.records]
+    plain = record_bytes(w, 2)
+    replace_record(w, 2, plain.replace(b"gemeente", b"Gemeente", 1))
+    assert [r.index for r in warcscan.scan(w.open("rb")).failed_records] == [3]

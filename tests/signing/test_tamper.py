@@ -271,3 +271,17 @@ def test_record_digests_written_in_hex_and_base64_are_accepted(signed: Setup, tm
     report = verify.verify_paths([w], signed.policy())
     assert report.subjects[0].checks[0].status == PASS, report.human()
     assert gzip.decompress(w.read_bytes()).count(b"sha256:") > 10
+
+
+def test_recompressed_file_with_identical_records(signed: Setup) -> None:
+    """Same records, different gzip bytes: the content is intact but it is not the signed file."""
+    w = the_warc(signed)
+    data = w.read_bytes()
+    out = b"".join(
+        gzip.compress(gzip.decompress(data[o : o + n]), compresslevel=1, mtime=0)
+        for o, n in gzip_members(w)
+    )
+    w.write_bytes(out)
+    fails = failing(run_verify(signed))
+    assert 1 not in fails
+    assert "differs from the signed" in fails[2]
