@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.platforms.fixture import PlatformSite
+from tests.platforms.sites.facebook import FacebookSite
 from tests.platforms.sites.instagram import InstagramSite
 from tests.platforms.sites.mastodon import MastodonSite
 from tests.platforms.sites.tiktok import TikTokSite
@@ -10,5 +11,6 @@ from tests.platforms.sites.x import XSite
 from tests.platforms.sites.youtube import YouTubeSite
 
 SITES: dict[str, type[PlatformSite]] = {
-    s.platform: s for s in (XSite, InstagramSite, MastodonSite, YouTubeSite, TikTokSite)
+    s.platform: s
+    for s in (XSite, InstagramSite, FacebookSite, MastodonSite, YouTubeSite, TikTokSite)
 }
