@@ -49,7 +49,14 @@
   };
 
   let guardInstalled = false;
+  let mutations = 0;
+  new MutationObserver((list) => { mutations += list.length; })
+    .observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+  let nextId = 0;
+
   const api = {
+    mutations() { return mutations; },
+
     // Keep behaviours from navigating away: clicks on links to other documents and form
     // submits are cancelled while behaviours run.
     guard(on) {
@@ -103,17 +110,21 @@
         if (el.tagName === "A" && el.hasAttribute("href") && !samePage(el.href)) continue;
         if (rx.some((r) => r.test(text))) found.add(el);
       }
-      let n = 0;
+      // A control may be clicked again while it keeps changing the page ("load more"
+      // buttons that stay); one whose click changed nothing is done.
+      const out = [];
       for (const el of found) {
-        if (el.dataset.bewaarClicked || el.disabled || el.getAttribute("aria-disabled") === "true") continue;
+        if (el.dataset.bewaarDone || el.disabled || el.getAttribute("aria-disabled") === "true") continue;
         if (!visible(el)) continue;
-        el.dataset.bewaarCandidate = String(n++);
+        if (!el.dataset.bewaarId) el.dataset.bewaarId = String(++nextId);
+        out.push({ id: el.dataset.bewaarId, text: label(el).slice(0, 80) });
       }
-      return n;
+      return out;
     },
 
-    clearMarks() {
-      document.querySelectorAll("[data-bewaar-candidate]").forEach((el) => delete el.dataset.bewaarCandidate);
+    controlDone(id) {
+      const el = document.querySelector(`[data-bewaar-id="${id}"]`);
+      if (el) el.dataset.bewaarDone = "1";
     },
 
     // Overlays: click close/accept controls inside dialogs and fixed layers, remove what

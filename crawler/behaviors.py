@@ -158,21 +158,25 @@ class BehaviorRunner:
                 return
 
     async def expand(self) -> None:
-        """Click "more" controls one at a time until none is left (or limits)."""
-        rounds = 0
+        """Click "more" controls until none is left that still changes the page (or limits).
+
+        A control stays eligible while its clicks change the DOM (a "load more" button that is
+        re-enabled after each page); a click that changes nothing retires it.
+        """
+        clicks_per_control: dict[str, int] = {}
         while self.log.clicks < self.cfg.max_clicks and self._time_left() > 0:
-            n = await _call(
+            controls = await _call(
                 self.page,
                 "([p, s]) => window.__bewaar.markControls(p, s)",
                 [self.cfg.more_patterns, list(self.hints.more_controls)],
             )
-            if not n:
+            if not controls:
                 break
-            el = self.page.locator('[data-bewaar-candidate="0"]').first
-            text = ""
+            ctl = controls[0]
+            cid, text = ctl["id"], ctl["text"]
+            el = self.page.locator(f'[data-bewaar-id="{cid}"]').first
+            before = await _call(self.page, "() => window.__bewaar.mutations()")
             try:
-                text = (await el.inner_text(timeout=2000)).strip()[:80]
-                await el.evaluate("e => { e.dataset.bewaarClicked = '1'; }")
                 await el.scroll_into_view_if_needed(timeout=2000)
                 try:
                     await el.click(timeout=3000)
@@ -180,14 +184,18 @@ class BehaviorRunner:
                     await el.evaluate("e => e.click()")  # covered by something: click directly
             except PlaywrightError as e:
                 self.log.notes.append(f"could not click {text!r}: {str(e).splitlines()[0]}")
-            await _call(self.page, "() => window.__bewaar.clearMarks()")
+                await _call(self.page, "(id) => window.__bewaar.controlDone(id)", cid)
+                continue
             self.log.clicks += 1
             self.log.clicked.append(text)
             await self._quiet()
             if self._navigated():
                 return
-            rounds += 1
-            if rounds % 5 == 0:
+            clicks_per_control[cid] = clicks_per_control.get(cid, 0) + 1
+            after = await _call(self.page, "() => window.__bewaar.mutations()")
+            if after == before or clicks_per_control[cid] >= 25:
+                await _call(self.page, "(id) => window.__bewaar.controlDone(id)", cid)
+            if self.log.clicks % 5 == 0:
                 await self.scroll()  # clicked content may have started a new lazy list
         if self.log.clicks:
             await self.scroll()

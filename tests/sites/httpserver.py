@@ -73,6 +73,7 @@ class FixtureServer:
         self.log: list[tuple[str, str]] = []  # (method, path?query) of every request
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0  # kept after stop(): tests name URLs of a site that is gone
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
@@ -83,8 +84,8 @@ class FixtureServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return self._server.server_address[1]
+        assert self._port, "server not started"
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -151,6 +152,7 @@ class FixtureServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

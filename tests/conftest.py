@@ -1,0 +1,120 @@
+"""Shared test helpers: run the real `bewaar` command, fixture sites, a loopback-only root.
+
+Nothing here mocks the browser, the archive or the replay: tests run the CLI as a user would,
+against fixture sites on 127.0.0.1, with a real Chromium and a real pywb.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent / "bewaar"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_bewaar(*args: str, cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("BEWAAR_DEBUG", None)
+    return subprocess.run(
+        [str(BIN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def make_root(path: Path, **config: Any) -> Path:
+    """A root whose browser never leaves 127.0.0.1."""
+    path.mkdir(parents=True, exist_ok=True)
+    cfg: dict[str, Any] = {"browser": {"loopback_only": True}}
+    for section, values in config.items():
+        cfg.setdefault(section, {}).update(values)
+    (path / "bewaar.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def write_seeds(path: Path, data: dict[str, Any] | str) -> Path:
+    text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Replay:
+    """`bewaar replay` as a subprocess; yields its URL once it answers."""
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = root
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> Replay:
+        self.proc = subprocess.Popen(
+            [str(BIN), "replay", "--root", str(self.root), "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"at (http://\S+?)/? ", line)
+            if m:
+                self.url = m.group(1).rstrip("/")
+                return self
+        err = self.proc.stderr.read() if self.proc.stderr else ""
+        self.proc.kill()
+        raise AssertionError(f"bewaar replay did not start: {err}")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    from bewaar.environment import find_chromium
+
+    return find_chromium()
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Any]:
+    """A headless Chromium for checking pages, confined to loopback like the crawler."""
+    from playwright.sync_api import sync_playwright
+
+    from crawler.settings import LOOPBACK_ONLY_ARG
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=chromium_path,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+                  LOOPBACK_ONLY_ARG],
+        )
+        try:
+            yield b
+        finally:
+            b.close()

@@ -1,0 +1,228 @@
+"""The foundation end to end: `bewaar crawl` the example site, `bewaar replay` it, and check in
+a real Chromium that the replay shows what the live site showed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import Replay, make_root, run_bewaar, write_seeds
+from tests.pagecheck import Seen, expand_replies, look, open_page, scroll_to_end, sweep_images
+from tests.sites.social import SocialSite
+
+POSTS = 36
+REPLY_POSTS = ("p003", "p004", "p005")  # 2, 5 and 8 replies; Dutch and English buttons
+
+
+@pytest.fixture(scope="module")
+def pw_browser(chromium_path: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    from crawler.settings import LOOPBACK_ONLY_ARG
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=chromium_path,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", LOOPBACK_ONLY_ARG],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory, pw_browser: Any) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    site = SocialSite(posts=POSTS).start()
+    try:
+        root = make_root(tmp / "root")
+        seeds = write_seeds(
+            tmp / "seeds.yaml",
+            # the old profile URL redirects (301) to /@minx: the hop must be kept
+            {"collection": "social", "seeds": [{"url": f"{site.base_url}/minx", "depth": 1}]},
+        )
+        proc = run_bewaar("crawl", str(seeds), "--root", str(root))
+        # what a reader of the live site sees, measured before the site goes away
+        live: dict[str, Seen] = {}
+        page, frame, _ = open_page(pw_browser, site.profile_url)
+        frame.click(".consent button")
+        scroll_to_end(page, frame)
+        sweep_images(page, frame)
+        live["profile"] = look(page, frame)
+        page.close()
+        for pid in REPLY_POSTS:
+            page, frame, _ = open_page(pw_browser, site.post_url(pid))
+            sweep_images(page, frame)
+            seen = look(page, frame)
+            seen.replies = expand_replies(page, frame)
+            live[pid] = seen
+            page.close()
+        yield {"site": site, "root": root, "proc": proc, "live": live}
+    finally:
+        site.stop()
+
+
+def _records(root: Path) -> list[Any]:
+    out = []
+    for warc in sorted((root / "collections/social/archive").glob("*.warc.gz")):
+        with warc.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                body = rec.content_stream().read()
+                out.append((warc.name, rec, body))
+    return out
+
+
+def test_crawl_reports_progress_and_succeeds(crawl: dict[str, Any]) -> None:
+    proc = crawl["proc"]
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{POSTS + 1} page(s) captured, 0 blocked, 0 failed" in proc.stderr
+    assert "queued" in proc.stderr and "MB]" in proc.stderr  # progress lines
+
+
+def test_every_warc_passes_warcio_check(crawl: dict[str, Any]) -> None:
+    warcs = sorted((crawl["root"] / "collections/social/archive").glob("*.warc.gz"))
+    assert warcs
+    assert not list((crawl["root"] / "collections/social/tmp").glob("*.warc.gz"))
+    warcio = Path(sys.executable).parent / "warcio"
+    for warc in warcs:
+        res = subprocess.run([str(warcio), "check", "-v", str(warc)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "digest pass" in res.stdout
+
+
+def test_records_are_exact(crawl: dict[str, Any]) -> None:
+    site: SocialSite = crawl["site"]
+    recs = _records(crawl["root"])
+    first = recs[0][1]
+    assert first.rec_type == "warcinfo"
+    assert first.rec_headers.protocol == "WARC/1.1"
+    assert "bewaar/" in recs[0][2].decode()
+    types = Counter(r.rec_type for _, r, _ in recs)
+    assert types["request"] == types["response"] + types["revisit"]
+    for _, rec, _ in recs:
+        if rec.rec_type in ("response", "revisit", "request", "resource"):
+            assert rec.rec_headers.get_header("WARC-Block-Digest").startswith("sha256:")
+        if rec.rec_type in ("response", "request"):
+            assert rec.rec_headers.get_header("WARC-Payload-Digest").startswith("sha256:")
+
+    by_uri: dict[str, list[Any]] = {}
+    for _, rec, body in recs:
+        by_uri.setdefault(rec.rec_headers.get_header("WARC-Target-URI"), []).append((rec, body))
+
+    # the 301 hop is kept with its real status line and Location
+    hops = [r for r, _ in by_uri[f"{site.base_url}/minx"] if r.rec_type == "response"]
+    assert hops and hops[0].http_headers.statusline == "301 Moved Permanently"
+    assert hops[0].http_headers.get_header("Location") == "/@minx"
+
+    # POST requests keep their bodies; one per timeline page, each with its own cursor
+    posts = [
+        json.loads(body) for r, body in by_uri[f"{site.base_url}/api/timeline"]
+        if r.rec_type == "request" and r.http_headers.protocol == "POST"
+    ]
+    cursors = {p["cursor"] for p in posts}
+    assert len(cursors) == (POSTS + 9) // 10 and None in cursors
+
+    # gzip bodies are stored decoded: original encoding and length kept as X-Archive-Orig-*
+    js = [r for r, _ in by_uri[f"{site.base_url}/static/app.js"] if r.rec_type in ("response", "revisit")]
+    h = js[0].http_headers
+    assert h.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
+    assert h.get_header("Content-Encoding") is None
+    real = (Path(__file__).parent / "sites/social/static/app.js").read_bytes()
+    first_js = next(b for r, b in by_uri[f"{site.base_url}/static/app.js"] if r.rec_type == "response")
+    assert first_js == real and h.get_header("Content-Length") == str(len(real))
+    assert js[0].rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+
+    # the video is stored whole as one 200, never as 206 parts
+    clip = (Path(__file__).parent / "sites/social/static/clip.mp4").read_bytes()
+    media = [(r, b) for r, b in by_uri[f"{site.base_url}/static/clip.mp4"] if r.rec_type == "response"]
+    assert media and all(r.http_headers.get_statuscode() == "200" for r, _ in media)
+    assert media[0][1] == clip
+    assert all(r.http_headers.get_statuscode() != "206" for _, r, _ in recs if r.rec_type == "response")
+
+    # the same stylesheet on every page is stored once, then as revisits
+    css = [r for r, _ in by_uri[f"{site.base_url}/static/app.css"] if r.rec_type in ("response", "revisit")]
+    assert Counter(r.rec_type for r in css)["response"] == 1
+    assert Counter(r.rec_type for r in css)["revisit"] == POSTS
+    rv = next(r for r in css if r.rec_type == "revisit")
+    assert rv.rec_headers.get_header("WARC-Profile").endswith("/warc/1.1/revisit/identical-payload-digest")
+    assert rv.rec_headers.get_header("WARC-Refers-To-Target-URI") == f"{site.base_url}/static/app.css"
+
+    # per page: a screenshot and the rendered DOM tied to the page's response
+    ids = {r.rec_headers.get_header("WARC-Record-ID") for _, r, _ in recs}
+    shots = [(r, b) for _, r, b in recs if r.rec_headers.get_header("WARC-Target-URI", "").startswith("urn:screenshot:")]
+    doms = [(r, b) for _, r, b in recs if r.rec_headers.get_header("WARC-Target-URI", "").startswith("urn:dom:")]
+    assert len(shots) == len(doms) == POSTS + 1
+    for r, b in shots:
+        assert b.startswith(b"\x89PNG") and r.rec_headers.get_header("WARC-Concurrent-To") in ids
+    profile_dom = next(b for r, b in doms if r.rec_headers.get_header("WARC-Target-URI").endswith("/@minx"))
+    assert profile_dom.count(b'class="post"') == POSTS
+
+
+def test_pages_list(crawl: dict[str, Any]) -> None:
+    site: SocialSite = crawl["site"]
+    lines = (crawl["root"] / "collections/social/pages/pages.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "json-pages-1.0"
+    pages = [json.loads(x) for x in lines[1:]]
+    urls = {p["url"] for p in pages}
+    assert urls == {site.profile_url} | {site.post_url(p.id) for p in site.posts}
+    for p in pages:
+        assert p["status"] == 200 and p["ts"].endswith("Z") and p["title"] and p["outcome"] == "ok"
+
+
+def test_replay_matches_live(crawl: dict[str, Any], pw_browser: Any) -> None:
+    site: SocialSite = crawl["site"]
+    live: Seen = crawl["live"]["profile"]
+    assert live.posts == [p.id for p in site.posts]  # the live check itself saw everything
+    site.stop()  # replay must not need the live site
+    with Replay(crawl["root"]) as rp:
+        page, frame, failed = open_page(pw_browser, f"{rp.url}/social/{site.profile_url}", framed=True)
+        scroll_to_end(page, frame)
+        sweep_images(page, frame)
+        seen = look(page, frame)
+        page.close()
+        cdx = json.loads(
+            urllib.request.urlopen(f"{rp.url}/social/cdx?url={site.profile_url}&output=json").read().splitlines()[0]
+        )
+        assert cdx["status"] == "200"
+    assert seen.posts == live.posts
+    assert seen.images == live.images and seen.images > 0
+    assert seen.undecoded == []
+    assert len(seen.videos) == len(live.videos) > 0
+    assert all(v[1] >= 3 and v[2] > 5 for v in seen.videos), seen.videos  # can play, whole file
+    assert seen.name == live.name == site.profile["name"]
+    assert seen.font_loaded and seen.background
+    assert [f for f in failed if "favicon" not in f] == []
+
+
+def test_post_pages_and_replies_replay(crawl: dict[str, Any], pw_browser: Any) -> None:
+    site: SocialSite = crawl["site"]
+    site.stop()
+    with Replay(crawl["root"]) as rp:
+        for pid in REPLY_POSTS:
+            live: Seen = crawl["live"][pid]
+            post = next(p for p in site.posts if p.id == pid)
+            assert live.replies == [r["id"] for r in post.replies]
+            url = f"{rp.url}/social/{site.post_url(pid)}"
+            page, frame, failed = open_page(pw_browser, url, framed=True)
+            sweep_images(page, frame)
+            seen = look(page, frame)
+            seen.replies = expand_replies(page, frame)
+            page.close()
+            assert seen.posts == [pid]
+            assert seen.replies == live.replies, pid
+            assert seen.undecoded == [] and live.undecoded == []
+            assert seen.images == live.images
+            assert [f for f in failed if "favicon" not in f] == []
