@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -150,7 +151,9 @@ def replace_record(path: Path, index: int, new_plain: bytes) -> None:
     path.write_bytes(data[:off] + gzip.compress(new_plain) + data[off + length :])
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`bewaar ARGS` as a user runs it (never in debug mode, so tracebacks would be real bugs)."""
+    env = {k: v for k, v in os.environ.items() if k != "BEWAAR_DEBUG"}
     return subprocess.run(
         [BEWAAR, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False
     )
