@@ -13,6 +13,7 @@ from scrapy.crawler import Crawler
 from bewaar.model import PageEntry, append_pages
 from crawler.capture import PageCapture
 from crawler.dedup import DedupIndex
+from crawler.indexer import add_to_index
 from crawler.warc_writer import WarcFiles, recover, warcinfo_fields
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ class WarcPipeline:
     def open_spider(self, spider: Spider) -> None:
         job = spider.job
         coll = job.collection.ensure()
-        for path in recover(coll):
+        recovered = recover(coll)
+        for path in recovered:
             job.messages.append(f"recovered {path.name} left unfinished by an earlier crawl")
-            job.warcs.append(path)
             self._signal(path)
+        # index what was recovered now: it is replayable at once, and deduplicated against
+        add_to_index(coll, recovered)
         dedup = DedupIndex.from_cdxj([coll.index_file])
         info = warcinfo_fields(
             job.software,
