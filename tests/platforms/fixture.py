@@ -20,6 +20,7 @@ from typing import Any
 from tests.sites.httpserver import FixtureServer, Request, Response
 
 MODES = ("normal", "login_wall", "rate_limited")
+SESSION_COOKIE = "fixture_session"  # a logged-in visitor passes the login wall
 _SEGMENT = re.compile(
     r"(?P<url>https?://[^\s]+[^\s.,!?)])|(?<![\w@])#(?P<tag>\w+)"
     r"|(?<![\w@])@(?P<mention>[A-Za-z0-9_.]*[A-Za-z0-9_](?:@[A-Za-z0-9.-]+\.[a-z]{2,})?)"
@@ -325,9 +326,24 @@ class PlatformSite(Expectations):
         """The mode's answer for a page request, or None to serve the page."""
         if self.mode == "rate_limited":
             return self.rate_limited_page(req)
-        if self.mode == "login_wall":
+        if self.walled(req):
             return self.login_wall_page(req)
         return None
+
+    def walled(self, req: Request) -> bool:
+        """In login_wall mode, a visitor without the site's session cookie meets the wall; one
+        with it (a stored login state) gets the pages."""
+        return self.mode == "login_wall" and f"{SESSION_COOKIE}=" not in req.headers.get(
+            "cookie", ""
+        )
+
+    def session_state(self) -> dict[str, Any]:
+        """A Playwright storage state that is logged in to this site."""
+        return {
+            "cookies": [{"name": SESSION_COOKIE, "value": "ok", "domain": "127.0.0.1", "path": "/",
+                         "expires": -1, "httpOnly": True, "secure": False, "sameSite": "Lax"}],
+            "origins": [],
+        }  # fmt: skip
 
     def rate_limited_page(self, req: Request) -> Response:
         return with_headers(

@@ -261,3 +261,15 @@ def test_edits_show_in_next_capture(renderer: Renderer, fresh_site: PlatformSite
     assert (
         profiles[0]["bio"] == site.expected_profile()["bio"] == "Nieuwe bio 🆕 van het ministerie"
     )
+
+
+def test_login_state_passes_the_login_wall(renderer: Renderer, fresh_site: PlatformSite) -> None:
+    site = fresh_site
+    site.set_mode("login_wall")
+    adapter = get_adapter(site.platform, site.base_url)
+    url = adapter.profile_url(site.handle_in_seed)
+    r = renderer.render(
+        adapter, url, "profile", site.handle_in_seed, storage_state=site.session_state()
+    )
+    assert adapter.detect_block(r.snap) is None
+    assert adapter.post_links(r.snap, site.handle_in_seed)

@@ -263,13 +263,13 @@ class MastodonSite(PlatformSite):
     def routes(self, server: FixtureServer) -> None:
         site = self
 
-        def api_gate() -> Response | None:
+        def api_gate(req: Request) -> Response | None:
             if site.mode == "rate_limited":
                 return with_headers(
                     Response.json({"error": "Too many requests"}, 429),
                     ("X-RateLimit-Remaining", "0"),
                 )
-            if site.mode == "login_wall":
+            if site.walled(req):
                 return Response.json({"error": "This API requires an authenticated user"}, 401)
             return None
 
@@ -321,7 +321,7 @@ class MastodonSite(PlatformSite):
 
         @server.route("GET", r"/api/v1/accounts/lookup")
         def lookup(req: Request, m: re.Match[str]) -> Response:
-            if (g := api_gate()) is not None:
+            if (g := api_gate(req)) is not None:
                 return g
             acct = (req.arg("acct") or "").split("@")[0]
             if acct != site.account.handle:
@@ -330,7 +330,7 @@ class MastodonSite(PlatformSite):
 
         @server.route("GET", r"/api/v1/accounts/(?P<id>\d+)/statuses")
         def statuses(req: Request, m: re.Match[str]) -> Response:
-            if (g := api_gate()) is not None:
+            if (g := api_gate(req)) is not None:
                 return g
             posts = site.visible_posts()
             if req.arg("pinned") == "true":
@@ -349,7 +349,7 @@ class MastodonSite(PlatformSite):
 
         @server.route("GET", r"/api/v1/statuses/(?P<id>\d+)")
         def status(req: Request, m: re.Match[str]) -> Response:
-            if (g := api_gate()) is not None:
+            if (g := api_gate(req)) is not None:
                 return g
             try:
                 p = site.post(m.group("id"))
@@ -361,7 +361,7 @@ class MastodonSite(PlatformSite):
 
         @server.route("GET", r"/api/v1/statuses/(?P<id>\d+)/context")
         def context(req: Request, m: re.Match[str]) -> Response:
-            if (g := api_gate()) is not None:
+            if (g := api_gate(req)) is not None:
                 return g
             try:
                 p = site.post(m.group("id"))

@@ -441,7 +441,9 @@ class XSite(PlatformSite):
 
         @server.route("GET", r"/responsive-web/client-web/main\.js")
         def main_js(req: Request, m: re.Match[str]) -> Response:
-            js = MAIN_JS.replace("__QID__", json.dumps(QID)).replace("__MODE__", site.mode)
+            js = MAIN_JS.replace("__QID__", json.dumps(QID)).replace(
+                "__MODE__", "login_wall" if site.walled(req) else "open"
+            )
             return Response(
                 200, js.encode(), [("Content-Type", "application/javascript")], gzip=True
             )
