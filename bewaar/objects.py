@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("objects.schema.json")
@@ -168,7 +168,9 @@ class Post(_Object):
     published_at: IsoUtc | None = None
     published_text: str | None = None
     edited_at: IsoUtc | None = None
-    hashtags: list[str] = Field(default_factory=list)  # without "#"
+    hashtags: list[Annotated[str, Field(pattern=r"^[^#\s]")]] = Field(
+        default_factory=list
+    )  # no "#"
     mentions: list[AccountRef] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)  # to other sites
     linked_posts: list[PostRef] = Field(default_factory=list)  # quoted / linked posts
@@ -179,13 +181,6 @@ class Post(_Object):
     location: Place | None = None
     counts: PostCounts = Field(default_factory=PostCounts)
     counts_text: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("hashtags")
-    @classmethod
-    def _no_hash(cls, v: list[str]) -> list[str]:
-        if any(t.startswith("#") for t in v):
-            raise ValueError("hashtags are stored without '#'")
-        return v
 
 
 InformationObject = Annotated[Profile | Post, Field(discriminator="type")]

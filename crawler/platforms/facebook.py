@@ -82,8 +82,11 @@ class FacebookAdapter(Adapter):
         m = self.match_post(url, handle)
         if not m:
             return None
-        author = m.group("handle") or (handle and self.normalize_handle(handle)) or ""
-        return self.post_url(author, m.group("id") or m.group("fbid"))
+        if m.group("handle"):
+            return self.post_url(m.group("handle"), m.group("id"))
+        query = parse_qs(urlsplit(url).query)
+        owner = f"&id={query['id'][0]}" if query.get("id") else ""
+        return f"{self.base_for(handle)}/permalink.php?story_fbid={m.group('fbid')}{owner}"
 
     # -- extraction -----------------------------------------------------------------------
     def read(self, snap: PageSnapshot) -> list[dict[str, Any]]:

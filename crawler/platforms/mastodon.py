@@ -91,6 +91,22 @@ class MastodonAdapter(Adapter):
         server = self.split(handle)[1]
         return f"https://{server}" if server else ""
 
+    def match_post(self, url: str, handle: str | None = None) -> re.Match[str] | None:
+        """Without a base_url, a post lives on the handle's server (or, with no handle, on
+        whatever server the link points to: Mastodon URLs look alike everywhere)."""
+        if self.base_url or (handle and self.split(handle)[1]):
+            return super().match_post(url, handle)
+        parts = urlsplit(url.split("#", 1)[0])
+        rest = parts.path + (f"?{parts.query}" if parts.query else "")
+        return self.post_path.match(rest) if parts.scheme in ("http", "https") else None
+
+    def canonical_post_url(self, url: str, handle: str | None = None) -> str | None:
+        m = self.match_post(url, handle)
+        if not m:
+            return None
+        origin = self.base_for(handle) or "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        return f"{origin}/@{m.group('handle')}/{m.group('id')}"
+
     def same_handle(self, a: str, b: str) -> bool:
         (ua, sa), (ub, sb) = self.split(a), self.split(b)
         return ua.lower() == ub.lower() and (not sa or not sb or sa.lower() == sb.lower())

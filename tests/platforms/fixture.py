@@ -259,6 +259,7 @@ class PlatformSite(Expectations):
     post_counts_exact = True
     replies_via = "click"  # replies appear by clicking a more-control ("click") or scrolling
     has_overlays = True  # cookie consent / login nag the adapter must close
+    dom_fallback = False  # the adapter reads posts from the DOM alone when no JSON was captured
     blocked_post_kinds = ("unavailable", "not_found")  # what a deleted post's page is
 
     def __init__(self) -> None:

@@ -9,15 +9,19 @@ posts are recognised; edits, deletions and bio changes show up in the next captu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from bewaar.objects import parse_count, validate_object
+from bewaar.objects import json_schema, parse_count, validate_object
 from crawler.platforms import get_adapter
 from tests.platforms.browser import Rendered, Renderer
 from tests.platforms.fixture import PlatformSite, Post
 from tests.platforms.sites import SITES
+
+SCHEMA = Draft202012Validator(json_schema())
 
 
 @pytest.fixture(scope="module", params=list(SITES), ids=list(SITES))
@@ -65,6 +69,7 @@ def objects(site: PlatformSite, r: Rendered) -> tuple[list[dict], dict[str, dict
     objs = adapter.extract(r.snap)
     for o in objs:
         validate_object(o)
+        SCHEMA.validate(o)  # the published JSON Schema accepts what adapters produce
         assert o["adapter"] == f"{site.platform}@{adapter.version}"
         assert o["platform"] == site.platform
     profiles = [o for o in objs if o["type"] == "profile"]
@@ -273,3 +278,28 @@ def test_login_state_passes_the_login_wall(renderer: Renderer, fresh_site: Platf
     )
     assert adapter.detect_block(r.snap) is None
     assert adapter.post_links(r.snap, site.handle_in_seed)
+
+
+DOM_SITES = [name for name, cls in SITES.items() if cls.dom_fallback]
+
+
+@pytest.mark.parametrize("name", DOM_SITES)
+def test_dom_alone_gives_every_post_and_its_text(renderer: Renderer, name: str) -> None:
+    """Without the JSON the page loaded (e.g. a capture where it was not recorded), the
+    adapter still reads each post's id, text and author from the rendered DOM."""
+    site = SITES[name]()
+    site.start()
+    try:
+        adapter = get_adapter(site.platform, site.base_url)
+        r = renderer.render(
+            adapter, adapter.profile_url(site.handle_in_seed), "profile", site.handle_in_seed
+        )
+        snap = replace(r.snap, responses=[])
+        profiles, posts = objects(site, Rendered(snap=snap))
+        assert len(profiles) == 1 and profiles[0]["name"] == site.account.name
+        for p in site.visible_posts():
+            expected = site.expected_post(p, "profile")
+            assert posts[p.id]["text"] == expected["text"]
+            assert posts[p.id]["author"]["handle"] == expected["author.handle"]
+    finally:
+        site.stop()

@@ -77,6 +77,7 @@ def pfbid(post_id: str) -> str:
 
 class FacebookSite(PlatformSite):
     platform = "facebook"
+    dom_fallback = True
     profile_counts_exact = False
     post_counts_exact = False
 

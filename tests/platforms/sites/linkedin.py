@@ -81,6 +81,7 @@ def ago(iso: str) -> str:
 
 class LinkedInSite(PlatformSite):
     platform = "linkedin"
+    dom_fallback = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -58,6 +58,7 @@ LINKS = {
 
 class MastodonSite(PlatformSite):
     platform = "mastodon"
+    dom_fallback = True
     has_overlays = False
     profile_counts_exact = True
     post_counts_exact = True

@@ -62,6 +62,7 @@ def tco(url: str) -> str:
 
 class XSite(PlatformSite):
     platform = "x"
+    dom_fallback = True
     handle_in_seed = "MinBZK"
     profile_counts_exact = True  # from the GraphQL JSON
     post_counts_exact = True
