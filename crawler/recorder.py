@@ -79,9 +79,13 @@ def _header_list(headers: dict[str, str] | None) -> list[tuple[str, str]]:
 class NetworkRecorder:
     """Attach before navigation; `finish()` returns the exchanges in request order."""
 
-    def __init__(self, page: Page, max_resource_size: int = 256_000_000) -> None:
+    def __init__(
+        self, page: Page, max_resource_size: int = 256_000_000, keep_bodies: bool = True
+    ) -> None:
         self.page = page
         self.max_resource_size = max_resource_size
+        # False only for benchmarks: watch the network (for quiet detection), keep nothing
+        self.keep_bodies = keep_bodies
         self.exchanges: list[Exchange] = []
         self._current: dict[str, Exchange] = {}
         self._hops: dict[str, list[Exchange]] = defaultdict(list)
@@ -129,12 +133,14 @@ class NetworkRecorder:
 
     # -- quiet detection --------------------------------------------------------------
     def inflight(self) -> int:
+        """Requests of the page still open. Our own body downloads are not the page's
+        activity (finish() waits for them), so they do not delay "quiet"."""
         now = time.monotonic()
         return sum(
             1
             for started, rtype in self._inflight.values()
             if rtype not in _LONG_LIVED_TYPES and now - started < _LONG_LIVED_AFTER
-        ) + len(self._tasks)
+        )
 
     async def wait_quiet(self, quiet_ms: int = 500, timeout: float = 10.0) -> bool:
         """Until no request has started or ended for `quiet_ms` and none is in flight."""
@@ -233,7 +239,7 @@ class NetworkRecorder:
         if ex is None or self.closed:
             return
         ex.finished = True
-        if ex.status == 206:
+        if ex.status == 206 or not self.keep_bodies:
             return  # partial content is replaced by a whole fetch (see behaviors.autofetch)
         size = float(p.get("encodedDataLength") or 0)
         if size > self.max_resource_size:
@@ -256,11 +262,7 @@ class NetworkRecorder:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
 
-        def _done(t: asyncio.Task[None]) -> None:
-            self._tasks.discard(t)
-            self._touch()
-
-        task.add_done_callback(_done)
+        task.add_done_callback(self._tasks.discard)
 
     async def _fetch_body(self, ex: Exchange) -> None:
         assert self._cdp is not None
