@@ -29,7 +29,8 @@ from warcio.recordloader import ArcWarcRecord
 
 from bewaar.model import DOM_URN, OBJECTS_URN, SCREENSHOT_URN
 
-CHUNK = 1024 * 1024
+CHUNK = 1024 * 1024  # file reads and hash updates
+READ_BLOCK = 64 * 1024  # what warcio inflates at a time (see HashingReader)
 MAX_SCREENSHOTS = 50
 MAX_SCREENSHOT_BYTES = 20 * 1024 * 1024
 
@@ -76,23 +77,37 @@ def _update_all(hashers: tuple[Any, ...], data: bytes) -> None:
 
 
 class HashingReader(io.RawIOBase):
-    """Hashes every byte read through it (on the pipeline); reports its position for warcio."""
+    """Hashes every byte read through it (on the pipeline); reports its position for warcio.
+
+    The file is read and hashed in CHUNK-sized pieces but handed to warcio in the smaller
+    pieces it asks for: warcio keeps the bytes after a gzip member's end as the start of the
+    next one, so big reads into a file of small records would copy the same bytes over and
+    over (quadratic in the read size).
+    """
 
     def __init__(self, raw: BinaryIO, pipeline: HashPipeline) -> None:
         self.raw = raw
         self.pipeline = pipeline
         self.hasher = hashlib.sha256()
-        self.size = 0
+        self.size = 0  # bytes handed out so far (warcio's notion of position)
+        self._buf = memoryview(b"")
+        self._pos = 0
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        if data:
+        if self._pos >= len(self._buf):
+            data = self.raw.read(CHUNK)
+            if not data:
+                return b""
             self.pipeline.submit(self.hasher.update, data)
-            self.size += len(data)
-        return data
+            self._buf, self._pos = memoryview(data), 0
+        end = len(self._buf) if size is None or size < 0 else self._pos + size
+        out = bytes(self._buf[self._pos : end])
+        self._pos += len(out)
+        self.size += len(out)
+        return out
 
     def tell(self) -> int:
         return self.size
@@ -341,7 +356,7 @@ def scan(
     sink = io.StringIO()
     try:
         with contextlib.redirect_stderr(sink):
-            it = ArchiveIterator(tee, no_record_parse=True, block_size=CHUNK)
+            it = ArchiveIterator(tee, no_record_parse=True, block_size=READ_BLOCK)
             for record in it:
                 index += 1
                 if record.format != "warc":
