@@ -157,9 +157,14 @@ class Manifest:
     def write(self, path: Path) -> Path:
         """Atomically: a crash never leaves half a manifest beside a WARC."""
         tmp = path.with_name(path.name + ".tmp")
+        head = {k: v for k, v in self.data.items() if k != "records"}
+        text = json.dumps(head, indent=1, ensure_ascii=False)
+        if "records" in self.data:
+            # one record per line: readable, diffable, and small for WARCs of many records
+            lines = ",\n".join("  " + json.dumps(r, ensure_ascii=False) for r in self.records)
+            text = text[: text.rfind("}")].rstrip() + f',\n "records": [\n{lines}\n ]\n}}'
         with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(self.data, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
+            fh.write(text + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
