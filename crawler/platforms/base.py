@@ -74,15 +74,23 @@ class Adapter:
     """Base adapter; a platform sets the class attributes and overrides what differs.
 
     Contract with the crawler (everything else here is a helper for adapters):
+      profile_url(handle)    the account's profile page
       account_urls(handle)   pages of kind "profile" to crawl for an account (profile first,
-                             then tabs such as YouTube's /videos)
+                             then tabs such as YouTube's /videos); crawl them all
       post_links(snap, h)    canonical URLs of the account's posts linked from a profile page,
-                             in page order (newest first), once each; uses is_post_url()
+                             in page order (newest first), once each; uses is_post_url() and
+                             canonical_post_url() (YouTube also drops featured foreign videos)
+      is_post_url(url, h)    a link is one of the account's posts (by that author where the
+                             URL names one)
+      post_url(h, id), post_id(url), canonical_post_url(url)   for seeds naming single posts
       post_resources(url)    extra URLs to fetch for a post page even if the page itself does
                              not request them (Mastodon's status and context JSON); default none
-      overlay_close / overlay_remove / more_controls   CSS selectors for the behaviours
+      overlay_close / overlay_remove / more_controls   CSS selectors (standard CSS, :has()
+                             included) for the behaviours; more_controls may need repeating
       detect_block(snap)     Block or None; call it before extract()
-      extract(snap)          validated information objects (dicts, bewaar/objects.py)
+      extract(snap)          validated information objects (dicts, bewaar/objects.py); raises
+                             pydantic.ValidationError only on an adapter bug: record and go on
+      name                   "platform@version", stored in every object
     """
 
     platform: ClassVar[str] = "generic"

@@ -255,8 +255,6 @@ class PlatformSite(Expectations):
 
     platform = ""
     handle_in_seed = ""  # how an archivist writes the handle in a seed list
-    profile_counts_exact = True  # the page gives exact profile counts (JSON) vs abbreviated
-    post_counts_exact = True
     replies_via = "click"  # replies appear by clicking a more-control ("click") or scrolling
     has_overlays = True  # cookie consent / login nag the adapter must close
     dom_fallback = False  # the adapter reads posts from the DOM alone when no JSON was captured
@@ -374,16 +372,3 @@ class PlatformSite(Expectations):
 def with_headers(resp: Response, *headers: tuple[str, str]) -> Response:
     resp.headers.extend(headers)
     return resp
-
-
-def abbreviate(n: int, style: str = "en") -> str:
-    """How platforms show large counts: 1234 -> "1,234"; 12345 -> "12.3K" ("12,3K" in
-    Dutch style); 1250000 -> "1.3M" / "1,3 mln"."""
-    if n < 10_000:
-        return f"{n:,}" if style == "en" else f"{n:,}".replace(",", ".")
-    if n < 1_000_000:
-        v, suffix = n / 1000, "K"
-    else:
-        v, suffix = n / 1_000_000, "M" if style == "en" else " mln"
-    text = f"{v:.1f}".rstrip("0").rstrip(".")
-    return (text if style == "en" else text.replace(".", ",")) + suffix

@@ -173,6 +173,7 @@ def login_site() -> Iterator[FixtureServer]:
         server.stop()
 
 
+@pytest.mark.slow
 def test_create_state_in_a_browser_and_use_it(
     tmp_path: Path, login_site: FixtureServer, renderer: Renderer
 ) -> None:

@@ -17,6 +17,8 @@ from tests.platforms.media import video
 from tests.platforms.sites.tiktok import TikTokSite
 from tests.platforms.sites.youtube import YouTubeSite
 
+pytestmark = pytest.mark.slow  # a real Chromium against fixture sites
+
 PLAYING = """async () => {
   const v = document.querySelector('video');
   for (let i = 0; i < 50 && !(v && v.readyState >= 2); i++) await new Promise(r => setTimeout(r, 100));

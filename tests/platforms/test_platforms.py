@@ -21,6 +21,8 @@ from tests.platforms.browser import Rendered, Renderer
 from tests.platforms.fixture import PlatformSite, Post
 from tests.platforms.sites import SITES
 
+pytestmark = pytest.mark.slow  # a real Chromium against fixture sites
+
 SCHEMA = Draft202012Validator(json_schema())
 
 

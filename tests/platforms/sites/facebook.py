@@ -78,8 +78,6 @@ def pfbid(post_id: str) -> str:
 class FacebookSite(PlatformSite):
     platform = "facebook"
     dom_fallback = True
-    profile_counts_exact = False
-    post_counts_exact = False
 
     def __init__(self) -> None:
         super().__init__()

@@ -60,8 +60,6 @@ class MastodonSite(PlatformSite):
     platform = "mastodon"
     dom_fallback = True
     has_overlays = False
-    profile_counts_exact = True
-    post_counts_exact = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -24,7 +24,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tests.platforms.fixture import PlatformSite, Post, abbreviate, segments, with_headers
+from tests.platforms.fixture import PlatformSite, Post, segments, with_headers
 from tests.platforms.media import png, video
 from tests.sites.httpserver import FixtureServer, Request, Response
 
@@ -371,8 +371,6 @@ class TikTokSite(PlatformSite):
                 200, MAIN_JS.encode(), [("Content-Type", "application/javascript")], gzip=True
             )
 
-
-_ = abbreviate  # TikTok shows "123.5K" in the DOM; the rehydration JSON has exact numbers
 
 MAIN_JS = r"""
 (() => {

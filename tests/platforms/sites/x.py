@@ -64,8 +64,6 @@ class XSite(PlatformSite):
     platform = "x"
     dom_fallback = True
     handle_in_seed = "MinBZK"
-    profile_counts_exact = True  # from the GraphQL JSON
-    post_counts_exact = True
 
     def __init__(self) -> None:
         super().__init__()
