@@ -93,6 +93,41 @@ def video(ext: str) -> bytes:
     return data
 
 
+def boxes(data: bytes) -> list[tuple[str, int, int]]:
+    """Top-level MP4 boxes: (type, offset, size)."""
+    out, pos = [], 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if size < 8:
+            break
+        out.append((kind.decode("latin-1"), pos, size))
+        pos += size
+    return out
+
+
+def hls_media_playlist(data: bytes, uri: str) -> str:
+    """An fMP4 HLS playlist over one fragmented MP4 file by byte ranges: the init section
+    (ftyp+moov) as EXT-X-MAP, each moof+mdat pair as a segment - how X's HLS variants look to
+    a downloader, without cutting the file."""
+    bx = boxes(data)
+    init_end = next(off for kind, off, _size in bx if kind == "moof")
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:1", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD", f'#EXT-X-MAP:URI="{uri}",BYTERANGE="{init_end}@0"']  # fmt: skip
+    frags = [(off, size) for kind, off, size in bx if kind == "moof"]
+    for i, (off, _size) in enumerate(frags):
+        end = frags[i + 1][0] if i + 1 < len(frags) else len(data)
+        lines += ["#EXTINF:0.750,", f"#EXT-X-BYTERANGE:{end - off}@{off}", uri]
+    return "\n".join([*lines, "#EXT-X-ENDLIST", ""])
+
+
+def hls_master_playlist(media_uri: str, width: int = 160, height: int = 90) -> str:
+    return (
+        "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        f"#EXT-X-STREAM-INF:AVERAGE-BANDWIDTH=200000,BANDWIDTH=256000,RESOLUTION={width}x{height}\n"
+        f"{media_uri}\n"
+    )
+
+
 @lru_cache(maxsize=8)
 def wav(seconds: float = 0.5, hz: int = 440) -> bytes:
     """A mono 8 kHz 8-bit PCM sine tone: the simplest audio every browser plays."""

@@ -4,6 +4,7 @@ HTTP byte ranges. The clips really play in Chromium."""
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -11,10 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from crawler.platforms import get_adapter
+from crawler.platforms import dom, get_adapter
 from tests.platforms.browser import Renderer
 from tests.platforms.media import video
 from tests.platforms.sites.tiktok import TikTokSite
+from tests.platforms.sites.x import XSite
 from tests.platforms.sites.youtube import YouTubeSite
 
 pytestmark = pytest.mark.slow  # a real Chromium against fixture sites
@@ -96,3 +98,39 @@ def test_tiktok_player_reads_progressive_mp4_with_byte_ranges(
     req = urllib.request.Request(media["url"], headers={"Referer": obj["url"]})
     with urllib.request.urlopen(req) as resp:
         assert resp.read() == video("mp4")
+
+
+def test_x_video_json_lists_an_hls_variant_that_rebuilds_the_file(renderer: Renderer) -> None:
+    """X's GraphQL lists an HLS (fMP4, byte-range) variant beside the MP4 the page plays: a
+    downloader following the playlists gets exactly the same bytes."""
+    site = XSite()
+    site.start()
+    try:
+        adapter = get_adapter("x", site.base_url)
+        post = next(p for p in site.posts if p.video)
+        r = renderer.render(adapter, site.post_page_url(post), "post", site.handle_in_seed)
+        variants = [v for _u, data in r.snap.json_responses("TweetDetail")
+                    for m in dom.walk_json(data, lambda d: "variants" in d) for v in m["variants"]]  # fmt: skip
+        hls = next(v["url"] for v in variants if v["content_type"] == "application/x-mpegURL")
+        master = urllib.request.urlopen(hls).read().decode()
+        media_uri = [ln for ln in master.splitlines() if ln and not ln.startswith("#")][0]
+        playlist = urllib.request.urlopen(site.base_url + media_uri).read().decode()
+        out = b""
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)",BYTERANGE="(\d+)@(\d+)"', playlist)
+        assert init
+        parts = [(init.group(1), int(init.group(2)), int(init.group(3)))]
+        for length, offset, uri in re.findall(r"#EXT-X-BYTERANGE:(\d+)@(\d+)\n(\S+)", playlist):
+            parts.append((uri, int(length), int(offset)))
+        assert len(parts) >= 3
+        for uri, length, offset in parts:
+            req = urllib.request.Request(
+                site.base_url + uri, headers={"Range": f"bytes={offset}-{offset + length - 1}"}
+            )
+            with urllib.request.urlopen(req) as resp:
+                assert resp.status == 206
+                out += resp.read()
+        assert out == video("mp4")
+        (obj,) = [o for o in adapter.extract(r.snap) if o["id"] == post.id]
+        assert obj["media"][0]["url"].endswith("/clip.mp4")  # the whole file at one URL
+    finally:
+        site.stop()

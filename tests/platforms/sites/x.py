@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.platforms.fixture import PlatformSite, Post, segments, with_headers
-from tests.platforms.media import video
+from tests.platforms.media import hls_master_playlist, hls_media_playlist, video
 from tests.sites.httpserver import FixtureServer, Request, Response
 
 PAGE = 3
@@ -450,6 +450,18 @@ class XSite(PlatformSite):
         @server.route("GET", r"/(?:ext_tw_video|tweet_video)/(?P<id>\d+)/pu/vid/\w+/clip\.mp4")
         def mp4(req: Request, m: re.Match[str]) -> Response:
             return Response(200, video("mp4"), [("Content-Type", "video/mp4")])
+
+        @server.route("GET", r"/ext_tw_video/(?P<id>\d+)/pu/pl/clip\.m3u8")
+        def master(req: Request, m: re.Match[str]) -> Response:
+            body = hls_master_playlist(f"/ext_tw_video/{m.group('id')}/pu/pl/avc1/160x90/clip.m3u8")
+            return Response(200, body.encode(), [("Content-Type", "application/x-mpegURL")])
+
+        @server.route("GET", r"/ext_tw_video/(?P<id>\d+)/pu/pl/avc1/160x90/clip\.m3u8")
+        def media_playlist(req: Request, m: re.Match[str]) -> Response:
+            body = hls_media_playlist(
+                video("mp4"), f"/ext_tw_video/{m.group('id')}/pu/vid/160x90/clip.mp4"
+            )
+            return Response(200, body.encode(), [("Content-Type", "application/x-mpegURL")])
 
         @server.route("GET", r"/emoji/v2/svg/(?P<code>[\w-]+)\.svg")
         def emoji(req: Request, m: re.Match[str]) -> Response:
