@@ -74,6 +74,7 @@ class CrawlJob:
         self.records = 0
         self.failures: list[tuple[str, str]] = []
         self.blocked_pages: list[tuple[str, str]] = []
+        self.gone: list[tuple[str, str]] = []  # re-checked posts the platform says are gone
         self.accounts: dict[str, AccountStats] = defaultdict(AccountStats)
         self.outcomes: Counter[str] = Counter()
         self.warcs: list[Path] = []

@@ -94,6 +94,10 @@ class WarcPipeline:
         )
         if item.url != entry.url:
             entry.extra["requested_url"] = item.url
+        if t.get("post_id"):
+            entry.extra["post_id"] = t["post_id"]
+        if written.main_record_id:
+            entry.extra["record_id"] = written.main_record_id
         append_pages(job.collection.pages_file, [entry])
         job.page_entries.append(json.loads(entry.to_json()))
         if item.objects:

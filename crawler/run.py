@@ -98,7 +98,9 @@ def run_crawl(
     process.start()
 
     entries = add_to_index(job.collection, job.warcs)
-    report = write_report(job, entries)
+    write_report(job, entries)  # the catalog reads it
+    _update_catalog(job)
+    report = write_report(job, entries)  # now with the catalog's findings
     if not quiet:
         print_summary(job, entries, report)
     return (FAILED if (job.failed or job.sign_failures) else OK), job
@@ -113,6 +115,13 @@ def _announce_key(job: CrawlJob) -> None:
         msg = None
     if msg:
         print(msg, file=sys.stderr, flush=True)
+
+
+def _update_catalog(job: CrawlJob) -> None:
+    from catalog.api import update_after_crawl
+
+    for line in update_after_crawl(job.root.path, job.collection.name, job.crawl_id):
+        job.messages.append(line)
 
 
 def write_report(job: CrawlJob, index_entries: int) -> Path:
@@ -134,6 +143,7 @@ def write_report(job: CrawlJob, index_entries: int) -> Path:
         "accounts": {k: asdict(v) for k, v in job.accounts.items()},
         "failures": [{"url": u, "reason": r} for u, r in job.failures],
         "blocked": [{"url": u, "reason": r} for u, r in job.blocked_pages],
+        "gone": [{"url": u, "reason": r} for u, r in job.gone],
         "warcs": [p.name for p in job.warcs],
         "bytes": job.bytes_written,
         "records": job.records,
@@ -167,6 +177,10 @@ def print_summary(job: CrawlJob, index_entries: int, report: Path) -> None:
     if job.blocked_pages:
         print("Blocked (recorded, not counted as captured):", file=out)
         for url, reason in job.blocked_pages:
+            print(f"  {url} — {reason}", file=out)
+    if job.gone:
+        print("No longer online (checked because an earlier crawl saw them):", file=out)
+        for url, reason in job.gone:
             print(f"  {url} — {reason}", file=out)
     if job.failures:
         print("Failed:", file=out)

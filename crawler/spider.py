@@ -15,6 +15,8 @@ from typing import Any
 import scrapy
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
@@ -58,6 +60,47 @@ class CaptureSpider(scrapy.Spider):
         self.job = job
         self.adapters = adapters or {}
         self._posts_queued: Counter[int] = Counter()
+        self._seen_posts: dict[int, set[str]] = {}  # target -> post ids/URLs seen this crawl
+        self._rechecked = False
+        self._media: dict[int, set[str]] = {}  # target -> distinct media items seen
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        return spider
+
+    def _idle(self) -> None:
+        """When the crawl is done, visit the account's earlier posts it did not see again:
+        the platform's answer (404, "unavailable", a login wall, or the post itself) decides
+        whether a post was deleted or only scrolled out of reach."""
+        if self._rechecked:
+            return
+        self._rechecked = True
+        try:
+            requests = self._recheck_requests()
+        except Exception as e:  # noqa: BLE001 - the captures made so far must still be finished
+            self.job.messages.append(f"could not re-check earlier posts: {e}")
+            return
+        if not requests:
+            return
+        for req in requests:
+            self.crawler.engine.crawl(req)
+        raise DontCloseSpider
+
+    def _recheck_requests(self) -> list[Request]:
+        from catalog.api import known_posts
+
+        out: list[Request] = []
+        for t in self.job.targets:
+            if t.index not in self.adapters or t.platform == "generic" or t.depth < 1:
+                continue
+            seen = self._seen_posts.get(t.index, set())
+            for post_id, url in known_posts(self.job.root.path, self.job.collection.name, t.account):
+                if post_id in seen or url in seen:
+                    continue
+                out.append(self.page_request(t, url, 1, "recheck", post_id=post_id, scoped=True))
+        return out
 
     # -- requests ---------------------------------------------------------------------
     def page_request(
@@ -168,6 +211,8 @@ class CaptureSpider(scrapy.Spider):
             "handle": target.handle,
             "attempt": info.get("attempt", 1),
         }
+        if info.get("post_id"):
+            cap.target["post_id"] = info["post_id"]
         moved = depth == 0 and cap.final_url and cap.final_url != target.url
         if moved and cap.final_url not in target.extra_prefixes:
             target.extra_prefixes.append(cap.final_url)
@@ -206,8 +251,18 @@ class CaptureSpider(scrapy.Spider):
                     log.warning("extraction failed on %s: %s", cap.final_url, e)
                     cap.reason = f"extraction failed: {e}"
 
+        seen = self._seen_posts.setdefault(target.index, set())
+        seen.add(cap.url)
+        seen.add(cap.final_url)
+        for obj in cap.objects:
+            if obj.get("type") == "post" and not obj.get("reply_to"):
+                seen.add(str(obj.get("id")))
+                if obj.get("url"):
+                    seen.add(obj["url"])
+
         stats = self.job.accounts[target.account]
         retry = False
+        kind = info.get("kind", "page")
         if block is not None:
             cap.outcome, cap.reason = "blocked", f"{block.kind}: {block.reason}"
             retry = block.kind == "rate_limited"
@@ -218,21 +273,30 @@ class CaptureSpider(scrapy.Spider):
             cap.outcome, cap.reason = "failed", cap.reason or "no response to the page request"
         elif cap.status >= 400:
             cap.outcome, cap.reason = "failed", f"HTTP {cap.status}"
+        if kind == "recheck":
+            # A post that did not show up again: its page's answer is the finding, not a
+            # failure of the crawl. "gone" = the platform says it no longer exists.
+            if cap.status in (404, 410) or (block is not None and block.kind in ("unavailable", "not_found")):
+                cap.outcome = "gone"
+                cap.reason = cap.reason or f"HTTP {cap.status}"
+            elif cap.outcome == "failed" and cap.status is not None:
+                cap.outcome = "gone" if cap.status < 500 else "failed"
 
         self.job.outcomes[cap.outcome] += 1
-        if cap.outcome == "ok":
+        if cap.outcome == "gone":
+            self.job.gone.append((cap.url, cap.reason))
+        elif cap.outcome == "ok":
             self.job.done += 1
             stats.pages += 1
-            kind = info.get("kind")
             if kind == "post":
                 stats.posts += 1
             for obj in cap.objects:
                 if obj.get("type") == "post" and obj.get("reply_to"):
                     stats.replies += 1
-            stats.media += sum(
-                1 for e in cap.exchanges if e.mime.startswith(("video/", "audio/")) or (
-                    e.mime.startswith("image/") and "/media/" in e.url)
-            )
+                for m in obj.get("media") or [] if obj.get("type") == "post" else []:
+                    media = self._media.setdefault(target.index, set())
+                    media.add(m.get("url") or f"{obj.get('id')}#{len(media)}")
+                    stats.media = len(media)
         elif cap.outcome == "blocked":
             self.job.blocked += 1
             stats.blocked += 1
