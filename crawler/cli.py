@@ -42,6 +42,27 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_login(args: argparse.Namespace) -> int:
+    from bewaar.config import PLATFORMS
+    from crawler import login_state
+
+    if args.platform not in PLATFORMS or args.platform == "generic":
+        raise InputError(
+            f"unknown platform '{args.platform}': use one of "
+            + ", ".join(p for p in PLATFORMS if p != "generic")
+        )
+    root = Path(args.root).resolve()
+    if args.import_file:
+        path = login_state.import_state(root, args.platform, args.import_file)
+    else:
+        path = login_state.create_state(root, args.platform, base_url=args.base_url)
+    print(
+        f"stored {args.platform} login state in {path} (readable by you only); "
+        f"use it in a seed list with `login_state: stored`"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crawl", help="capture the pages of a seed list into WARC files")
     p.add_argument("seeds", help="seed list (YAML)")
@@ -50,6 +71,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or summary")
     p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser(
+        "login",
+        help="store a platform's browser login state (headed browser, or --import a file)",
+    )
+    p.add_argument("platform", help="x, instagram, facebook, linkedin, mastodon, youtube, tiktok")
+    p.add_argument(
+        "--import", dest="import_file", metavar="FILE",
+        help="a Playwright storage state, cookies.txt or JSON cookie export to store instead",
+    )
+    p.add_argument("--base-url", help="the platform's site, e.g. a Mastodon server")
+    p.add_argument("--root", default=".", help="root directory (state goes in ROOT/.bewaar/login)")
+    p.set_defaults(func=cmd_login)
 
     p = sub.add_parser("index", help="rebuild the CDXJ index of collections from their WARCs")
     p.add_argument("collections", nargs="*", help="collection names (default: all)")

@@ -25,7 +25,9 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
     for i, seed in enumerate(job.seeds.seeds):
         opts = job.seeds.platforms.get(seed.platform) if seed.platform else None
         login = seed.login_state or (opts.login_state if opts else None)
-        state = _login_state_path(job.root, seed.platform or "generic", login)
+        state = _login_state_path(
+            job.root, seed.platform or "generic", login, job.seed_file.parent if job.seed_file else None
+        )
         context = f"login-{seed.platform}" if state else "default"
         if seed.url:
             t = job.add_target(seed, i, seed.url, context=context, login_state=state)
@@ -56,12 +58,14 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
     return adapters
 
 
-def _login_state_path(root: Root, platform: str, ref: str | None) -> Path | None:
+def _login_state_path(
+    root: Root, platform: str, ref: str | None, seed_dir: Path | None
+) -> Path | None:
     if not ref:
         return None
     from crawler.login_state import resolve_state
 
-    return resolve_state(root.path, platform, ref)
+    return resolve_state(root.path, platform, ref, relative_to=seed_dir)
 
 
 def run_crawl(
