@@ -17,8 +17,9 @@ import binascii
 import contextlib
 import hashlib
 import io
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -33,6 +34,49 @@ CHUNK = 1024 * 1024  # file reads and hash updates
 READ_BLOCK = 64 * 1024  # what warcio inflates at a time (see HashingReader)
 MAX_SCREENSHOTS = 50
 MAX_SCREENSHOT_BYTES = 20 * 1024 * 1024
+
+
+class _ThreadStderr:
+    """sys.stderr stand-in that hands what *scanning* threads write to their own buffer.
+
+    warcio reports corrupt gzip data and bad record endings only by writing to sys.stderr.
+    contextlib.redirect_stderr would swallow every thread's output (the crawler signs WARCs on
+    a worker thread while its progress lines go to stderr), so only the scanning thread's
+    writes are diverted; everything else passes straight through.
+    """
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.local = threading.local()
+        self.users = 0
+
+    def write(self, text: str) -> int:
+        buf = getattr(self.local, "buf", None)
+        return buf.write(text) if buf is not None else self.target.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+
+_stderr_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _warcio_messages() -> Iterator[io.StringIO]:
+    with _stderr_lock:
+        proxy = sys.stderr if isinstance(sys.stderr, _ThreadStderr) else _ThreadStderr(sys.stderr)
+        sys.stderr = proxy  # type: ignore[assignment]
+        proxy.users += 1
+    buf = io.StringIO()
+    proxy.local.buf = buf
+    try:
+        yield buf
+    finally:
+        proxy.local.buf = None
+        with _stderr_lock:
+            proxy.users -= 1
+            if proxy.users == 0 and sys.stderr is proxy:
+                sys.stderr = proxy.target
 
 
 class HashPipeline:
@@ -353,9 +397,8 @@ def scan(
     it = None
     compressed = True
     # warcio writes some warnings straight to stderr; they become findings here instead
-    sink = io.StringIO()
     try:
-        with contextlib.redirect_stderr(sink):
+        with _warcio_messages() as sink:
             it = ArchiveIterator(tee, no_record_parse=True, block_size=READ_BLOCK)
             for record in it:
                 index += 1
@@ -397,35 +440,37 @@ def scan(
                     if buf is not None and len(buf) + len(chunk) <= MAX_SCREENSHOT_BYTES:
                         buf += chunk
                 pipeline.submit(digests.finish)
-                if getattr(raw, "limit", 0) > 0:
-                    info.problems.append(
-                        f"record ends {raw.limit} bytes before its Content-Length (truncated)"
-                    )
+                short = getattr(raw, "limit", 0)
                 for prefix in (SCREENSHOT_URN, DOM_URN, OBJECTS_URN):
                     if uri.startswith(prefix):
                         pages.setdefault(uri[len(prefix) :], None)
                 errors_before = it.err_count
                 info.offset = it.get_record_offset()
                 info.length = it.get_record_length()
-                if it.err_count > errors_before:
-                    info.problems.append(
-                        "record is not followed by the blank lines WARC requires "
-                        "(its Content-Length does not match its content)"
-                    )
                 decompressor = it.reader.decompressor if it.reader else None
                 compressed = decompressor is not None
-                if decompressor is not None and not getattr(decompressor, "eof", True):
-                    info.problems.append("the record's gzip member is cut off (file truncated)")
-                said = sink.getvalue()
-                if "Record not followed by newline" in said:
-                    said = ""  # reported above from warcio's error count
-                    sink.seek(0)
-                    sink.truncate()
-                if said.strip():
+                said = " ".join(
+                    line for line in sink.getvalue().split("\n")
+                    if line.strip() and "Record not followed by newline" not in line
+                    and not line.strip().startswith(("Offset:", "Remainder:"))
+                )
+                sink.seek(0)
+                sink.truncate()
+                if said:
                     # warcio reports corrupt gzip data on stderr and goes on with nothing
-                    info.problems.append("corrupt data: " + " ".join(said.split())[:160])
-                    sink.seek(0)
-                    sink.truncate()
+                    info.problems.append(f"corrupt gzip data in this record ({said[:120]})")
+                else:
+                    if short > 0:
+                        info.problems.append(
+                            f"record ends {short} bytes before its Content-Length (truncated)"
+                        )
+                    if decompressor is not None and not getattr(decompressor, "eof", True):
+                        info.problems.append("the record's gzip member is cut off (file truncated)")
+                    if it.err_count > errors_before:
+                        info.problems.append(
+                            "record is not followed by the blank lines WARC requires "
+                            "(its Content-Length does not match its content)"
+                        )
                 if buf is not None:
                     result.screenshots.append(
                         Screenshot(uri[len(SCREENSHOT_URN) :], info.date, info.id, bytes(buf))

@@ -231,3 +231,46 @@ def test_scanner_handles_records_split_into_tiny_chunks(tmp_path: Path, monkeypa
     plain = record_bytes(w, 2)
     replace_record(w, 2, plain.replace(b"gemeente", b"Gemeente", 1))
     assert [r.index for r in warcscan.scan(w.open("rb")).failed_records] == [3]
+
+
+def test_scanning_never_swallows_other_threads_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """The crawler signs on a worker thread while printing progress: those lines must survive."""
+    import sys
+    import threading
+
+    import io as _io
+    import os
+
+    from warcio.statusandheaders import StatusAndHeaders
+
+    from tests.signing.helpers import SHA256WARCWriter, gzip_members
+
+    w = tmp_path / "x.warc.gz"
+    with w.open("wb") as fh:
+        writer = SHA256WARCWriter(fh, gzip=True)
+        http = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(
+            "https://example.gov/photo.jpg", "response", payload=_io.BytesIO(os.urandom(400_000)),
+            http_headers=http))
+    off, length = gzip_members(w)[0]
+    data = bytearray(w.read_bytes())
+    data[off + length - 1000 : off + length - 900] = b"\xff" * 100  # corrupt deflate data late in the member
+    w.write_bytes(bytes(data))
+    stop = threading.Event()
+
+    def chatter() -> None:
+        while not stop.is_set():
+            sys.stderr.write("progress line\n")
+            time.sleep(0.001)
+
+    t = threading.Thread(target=chatter)
+    t.start()
+    try:
+        result = warcscan.scan(w.open("rb"))
+    finally:
+        stop.set()
+        t.join()
+    err = capfd.readouterr().err
+    assert "progress line" in err
+    assert "Error -3" not in err  # warcio's complaint became the finding below, not noise
+    assert any("corrupt" in p for r in result.records for p in r.problems), result
