@@ -33,7 +33,7 @@ from bewaar.config import Behaviors, RootConfig  # noqa: E402
 from bewaar.environment import find_chromium  # noqa: E402
 from crawler.behaviors import BehaviorRunner  # noqa: E402
 from crawler.recorder import NetworkRecorder  # noqa: E402
-from crawler.settings import chromium_args, context_kwargs  # noqa: E402
+from crawler.settings import browser_user_agent, chromium_args, context_kwargs  # noqa: E402
 from tests.sites.social import SocialSite  # noqa: E402
 
 BIN = Path(sys.executable).parent / "bewaar"
@@ -66,7 +66,7 @@ async def bare_once(urls: list[str], concurrency: int) -> float:
     async with async_playwright() as p:
         t = time.perf_counter()
         browser = await p.chromium.launch(executable_path=find_chromium(), args=chromium_args(cfg))
-        context = await browser.new_context(**context_kwargs(cfg))
+        context = await browser.new_context(**context_kwargs(cfg, user_agent=browser_user_agent(find_chromium())))
 
         async def worker() -> None:
             while not queue.empty():

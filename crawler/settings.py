@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
 from typing import Any
 
 from bewaar.config import RootConfig
@@ -42,15 +44,34 @@ def chromium_args(cfg: RootConfig) -> list[str]:
     return args
 
 
-def context_kwargs(cfg: RootConfig, storage_state: str | None = None) -> dict[str, Any]:
+def browser_user_agent(chromium: str) -> str:
+    """The UA a person's Chromium of this version sends. Headless Chromium says
+    "HeadlessChrome", and platforms serve such visitors a different (often empty) page."""
+    version = "0.0.0.0"
+    try:
+        out = subprocess.run([chromium, "--version"], capture_output=True, text=True, timeout=20).stdout
+        m = re.search(r"(\d+)\.\d+\.\d+\.\d+", out)
+        if m:
+            version = f"{m.group(1)}.0.0.0"  # Chrome reduces its UA to the major version
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{version} Safari/537.36"
+    )
+
+
+def context_kwargs(
+    cfg: RootConfig, storage_state: str | None = None, user_agent: str | None = None
+) -> dict[str, Any]:
     kw: dict[str, Any] = {
         "viewport": {"width": cfg.browser.viewport_width, "height": cfg.browser.viewport_height},
         # a service worker would answer requests the page's CDP session never sees
         "service_workers": "block",
         "accept_downloads": False,
     }
-    if cfg.crawl.user_agent:
-        kw["user_agent"] = cfg.crawl.user_agent
+    if cfg.crawl.user_agent or user_agent:
+        kw["user_agent"] = cfg.crawl.user_agent or user_agent
     if storage_state:
         kw["storage_state"] = storage_state
     return kw
@@ -58,10 +79,12 @@ def context_kwargs(cfg: RootConfig, storage_state: str | None = None) -> dict[st
 
 def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool = False) -> dict[str, Any]:
     cfg = job.config
-    contexts: dict[str, Any] = {"default": context_kwargs(cfg)}
+    job.user_agent = cfg.crawl.user_agent or browser_user_agent(chromium)
+    contexts: dict[str, Any] = {"default": context_kwargs(cfg, user_agent=job.user_agent)}
     for t in job.targets:
         if t.context != "default" and t.context not in contexts:
-            contexts[t.context] = context_kwargs(cfg, str(t.login_state) if t.login_state else None)
+            state = str(t.login_state) if t.login_state else None
+            contexts[t.context] = context_kwargs(cfg, state, job.user_agent)
     n = cfg.crawl.concurrency
     level = {0: "ERROR", 1: "INFO"}.get(verbose, "DEBUG")
     return {
