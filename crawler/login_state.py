@@ -204,9 +204,16 @@ def write_state(root: str | Path, platform: str, state: dict[str, Any]) -> Path:
 
 
 def import_state(
-    root: str | Path, platform: str, source: str | Path, domains: Iterable[str] = ()
+    root: str | Path,
+    platform: str,
+    source: str | Path,
+    domains: Iterable[str] = (),
+    base_url: str | None = None,
 ) -> Path:
-    """Validate a state/cookies file and store it as the platform's login state."""
+    """Validate a state/cookies file and store it as the platform's login state. With a
+    base_url (a private instance, a test site) its cookies must be for that host instead."""
+    if base_url and not domains:
+        domains = [urlsplit(base_url).hostname or ""]
     return write_state(root, platform, read_state_file(source, platform, domains))
 
 

@@ -75,6 +75,7 @@ class Adapter:
 
     Contract with the crawler (everything else here is a helper for adapters):
       profile_url(handle)    the account's profile page
+      account_key(handle)    the account's name in summaries ("minbzk@social.overheid.nl")
       account_urls(handle)   pages of kind "profile" to crawl for an account (profile first,
                              then tabs such as YouTube's /videos); crawl them all
       post_links(snap, h)    canonical URLs of the account's posts linked from a profile page,
@@ -135,6 +136,10 @@ class Adapter:
             path = urlsplit(handle).path.strip("/")
             handle = path.split("/")[0] if path else ""
         return handle.lstrip("@")
+
+    def account_key(self, handle: str) -> str:
+        """How the account is named in summaries and objects (Mastodon: user@server)."""
+        return self.normalize_handle(handle)
 
     def base_for(self, handle: str | None = None) -> str:
         """The origin an account lives on (Mastodon derives it from the handle)."""

@@ -85,6 +85,10 @@ class MastodonAdapter(Adapter):
         """The URL form on the account's own server: the user name."""
         return self.split(handle)[0]
 
+    def account_key(self, handle: str) -> str:
+        user, server = self.split(handle)
+        return f"{user}@{server or urlsplit(self.base_url).netloc}"
+
     def base_for(self, handle: str | None = None) -> str:
         if self.base_url or not handle:
             return self.base_url

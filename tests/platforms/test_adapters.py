@@ -149,3 +149,15 @@ def test_merge_fills_gaps_and_keeps_exact_counts() -> None:
     assert out["published_text"] == "7 May"
     assert out["counts"] == {"reactions": 1234, "views": 48900}
     assert out.get("counts_text", {}) == {}  # the approximate text went with its value
+
+
+def test_account_keys_name_the_account_unambiguously() -> None:
+    assert get_adapter("x").account_key("@MinBZK") == "MinBZK"
+    assert (
+        get_adapter("mastodon").account_key("@minbzk@social.overheid.nl")
+        == "minbzk@social.overheid.nl"
+    )
+    assert (
+        get_adapter("mastodon", "http://127.0.0.1:9").account_key("minbzk") == "minbzk@127.0.0.1:9"
+    )
+    assert get_adapter("linkedin").account_key("ministerie-van-bzk") == "company/ministerie-van-bzk"

@@ -96,6 +96,14 @@ def test_bad_files_give_one_clear_line(
     assert not ls.state_path(tmp_path / "root", platform).exists()
 
 
+def test_import_for_a_site_at_a_base_url(tmp_path: Path) -> None:
+    src = tmp_path / "state.json"
+    src.write_text(json.dumps({"cookies": [{"name": "s", "value": "1", "domain": "127.0.0.1"}]}))
+    with pytest.raises(InputError, match="no cookies for x.com"):
+        ls.import_state(tmp_path, "x", src)
+    assert ls.import_state(tmp_path, "x", src, base_url="http://127.0.0.1:8123").is_file()
+
+
 def test_resolve_state(tmp_path: Path) -> None:
     root = tmp_path / "root"
     src = tmp_path / "state.json"
