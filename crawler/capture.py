@@ -6,6 +6,7 @@ meta stays picklable for disk/redis queues); `capture_page` runs in the spider c
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from dataclasses import dataclass, field
@@ -102,13 +103,38 @@ def select_exchanges(exchanges: list[Exchange]) -> tuple[list[Exchange], list[di
     return keep, dropped
 
 
-async def snapshot_page(page: Page) -> tuple[str, str, bytes | None, list[str]]:
+async def screenshot(page: Page, cdp: Any) -> bytes | None:
+    """Full-page PNG. Through CDP with `optimizeForSpeed` (faster PNG encoding, still
+    lossless; about half of Playwright's full_page time on tall timelines), falling back to
+    Playwright's own full-page screenshot."""
+    try:
+        if cdp is not None:
+            metrics = await cdp.send("Page.getLayoutMetrics")
+            size = metrics.get("cssContentSize") or metrics["contentSize"]
+            clip = {
+                "x": 0,
+                "y": 0,
+                "width": max(1, int(size["width"])),
+                "height": max(1, min(int(size["height"]), MAX_SCREENSHOT_HEIGHT)),
+                "scale": 1,
+            }
+            shot = await cdp.send(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True, "clip": clip},
+            )
+            return base64.b64decode(shot["data"])
+        return await page.screenshot(type="png", full_page=True, timeout=60000)
+    except Exception as e:  # noqa: BLE001 - a page without a screenshot is still a capture
+        log.warning("no screenshot of %s: %s", page.url, str(e).splitlines()[0])
+        return None
+
+
+async def snapshot_page(page: Page, cdp: Any = None) -> tuple[str, str, bytes | None, list[str]]:
     """Rendered DOM, title, full-page screenshot, and the links a reader can follow."""
     from crawler.behaviors import install
 
     title = ""
     dom = ""
-    shot: bytes | None = None
     links: list[str] = []
     try:
         title = await page.title()
@@ -117,20 +143,7 @@ async def snapshot_page(page: Page) -> tuple[str, str, bytes | None, list[str]]:
         links = await page.evaluate("() => window.__bewaar.links()")
     except PlaywrightError as e:
         log.debug("snapshot of %s incomplete: %s", page.url, e)
-    try:
-        height = await page.evaluate("() => document.documentElement.scrollHeight")
-        if height and height > MAX_SCREENSHOT_HEIGHT:
-            vp = page.viewport_size or {"width": 1280}
-            shot = await page.screenshot(
-                type="png",
-                clip={"x": 0, "y": 0, "width": vp["width"], "height": MAX_SCREENSHOT_HEIGHT},
-                full_page=True,
-                timeout=60000,
-            )
-        else:
-            shot = await page.screenshot(type="png", full_page=True, timeout=60000)
-    except PlaywrightError as e:
-        log.warning("no screenshot of %s: %s", page.url, str(e).splitlines()[0])
+    shot = await screenshot(page, cdp)
     return dom, title, shot, links
 
 
@@ -146,7 +159,7 @@ async def capture_page(
     blog = BehaviorLog()
     if run_behaviors:
         blog = await BehaviorRunner(page, recorder, behaviors, hints).run()
-    dom, title, shot, links = await snapshot_page(page)
+    dom, title, shot, links = await snapshot_page(page, recorder.cdp)
     await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=10)
     exchanges = await recorder.finish()
     keep, dropped = select_exchanges(exchanges)

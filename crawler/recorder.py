@@ -131,6 +131,12 @@ class NetworkRecorder:
         self._assign_extra_info()
         return self.exchanges
 
+    @property
+    def cdp(self) -> CDPSession | None:
+        """The page's CDP session (also used for the screenshot, which needs CDP options
+        Playwright does not expose)."""
+        return self._cdp
+
     # -- quiet detection --------------------------------------------------------------
     def inflight(self) -> int:
         """Requests of the page still open. Our own body downloads are not the page's

@@ -65,6 +65,17 @@ class Response:
 Handler = Callable[[Request, re.Match[str]], Response]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A browser closing a page mid-download is normal; no traceback for it."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FixtureServer:
     """Route table + server thread. Routes are (method, path regex, handler)."""
 
@@ -150,7 +161,7 @@ class FixtureServer:
 
             do_GET = do_POST = do_HEAD = do_PUT = do_OPTIONS = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server = _QuietServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
