@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     crawler_cli.register(sub)
     replay_cli.register(sub)
     signing_cli.register(sub)
+    from catalog import cli as catalog_cli
+    catalog_cli.register(sub)
     environment.register(sub)
     from bewaar import demo
 
