@@ -78,7 +78,9 @@ class Behaviors(_Strict):
     close_overlays: bool = True
     overlay_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_OVERLAY_PATTERNS))
     play_media: bool = True
+    media_timeout: Annotated[float, Field(ge=0)] = 60.0  # seconds to play media to the end
     fetch_srcset: bool = True
+    full_media: bool = True  # streams (HLS/DASH) the page names are fetched whole with yt-dlp
     network_quiet_ms: Annotated[int, Field(ge=50)] = 500
 
     @field_validator("more_patterns", "overlay_patterns")

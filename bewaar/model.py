@@ -22,6 +22,7 @@ SCREENSHOT_URN = "urn:screenshot:"  # resource, image/png, full-page screenshot 
 DOM_URN = "urn:dom:"  # resource, text/html, the rendered DOM after behaviours ran
 OBJECTS_URN = "urn:objects:"  # metadata, application/json, information objects of a page
 PAGEINFO_URN = "urn:pageinfo:"  # metadata, application/json, what happened while capturing
+MEDIA_URN = "urn:media:"  # conversion, the media file yt-dlp rebuilt from a stream (by source URL)
 
 # A WARC that is still being written lives in tmp/, never in archive/ (pywb only reads
 # archive/, and a crash must not leave a half-written file where it is served or signed).

@@ -162,17 +162,29 @@
       return acted;
     },
 
-    // Start every audio/video muted, so the browser fetches the media as a viewer's would.
+    // Play every audio/video muted to its end, fast, so the player loads all of it (MSE
+    // players fetch their chunks only as playback proceeds). Bounded by maxWaitMs.
     async playMedia(maxWaitMs) {
       const media = [...document.querySelectorAll("video, audio")];
       await Promise.all(media.map((m) => new Promise((resolve) => {
-        const done = () => { try { m.pause(); } catch (e) { /* */ } resolve(); };
-        const timer = setTimeout(done, maxWaitMs);
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          try { m.pause(); } catch (e) { /* */ }
+          resolve();
+        };
+        const timer = setTimeout(finish, maxWaitMs);
+        const end = () => { clearTimeout(timer); finish(); };
+        m.addEventListener("ended", end, { once: true });
+        m.addEventListener("error", end, { once: true });
         m.muted = true;
-        if (m.readyState >= 3) { clearTimeout(timer); done(); return; }
-        m.addEventListener("canplaythrough", () => { clearTimeout(timer); done(); }, { once: true });
-        m.addEventListener("error", () => { clearTimeout(timer); done(); }, { once: true });
-        try { m.preload = "auto"; const p = m.play(); if (p && p.catch) p.catch(() => {}); } catch (e) { /* */ }
+        try {
+          m.preload = "auto";
+          m.playbackRate = 16;
+          const p = m.play();
+          if (p && p.catch) p.catch(() => end());
+        } catch (e) { end(); }
       })));
       return media.length;
     },

@@ -52,6 +52,7 @@ class PlatformHints:
     overlay_close: tuple[str, ...] = ()
     overlay_remove: tuple[str, ...] = ()
     more_controls: tuple[str, ...] = ()
+    fetch_urls: tuple[str, ...] = ()  # resources the page should hold though it may not load them
 
 
 async def install(page: Page) -> None:
@@ -106,7 +107,7 @@ class BehaviorRunner:
             await self.sweep()
             if self.cfg.play_media:
                 await self.play_media()
-            if self.cfg.fetch_srcset:
+            if self.cfg.fetch_srcset or self.hints.fetch_urls:
                 await self.autofetch()
             await self._quiet()
             await _call(self.page, "() => window.__bewaar.guard(false)")
@@ -215,17 +216,26 @@ class BehaviorRunner:
         await _call(self.page, "(y) => window.__bewaar.scrollTo(y)", 0)
 
     async def play_media(self) -> None:
-        n = await _call(self.page, "(ms) => window.__bewaar.playMedia(ms)", 8000)
+        n = await _call(
+            self.page, "(ms) => window.__bewaar.playMedia(ms)", int(self.cfg.media_timeout * 1000)
+        )
         self.log.media = int(n or 0)
         if n:
             await self._quiet()
 
     async def autofetch(self) -> None:
-        urls: list[str] = await _call(self.page, "() => window.__bewaar.resourceUrls()")
-        have = self.rec.completed_urls()
-        todo = [u for u in urls if u not in have]
-        if not todo:
-            return
-        await _call(self.page, "([u, c]) => window.__bewaar.fetchAll(u, c)", [todo, 4])
-        self.log.fetched += len(todo)
+        urls: list[str] = []
+        if self.cfg.fetch_srcset:
+            urls = await _call(self.page, "() => window.__bewaar.resourceUrls()")
+        self.log.fetched += await fetch_whole(self.page, self.rec, [*urls, *self.hints.fetch_urls])
         await self._quiet()
+
+
+async def fetch_whole(page: Page, rec: NetworkRecorder, urls: list[str]) -> int:
+    """Fetch URLs from inside the page, so the browser records them with its own cookies,
+    referrer and headers; skips what is already recorded whole."""
+    have = rec.completed_urls()
+    todo = [u for u in dict.fromkeys(urls) if u and u.startswith("http") and u not in have]
+    if todo:
+        await _call(page, "([u, c]) => window.__bewaar.fetchAll(u, c)", [todo, 4])
+    return len(todo)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +20,8 @@ from playwright.async_api import Page
 from scrapy.http import Request
 
 from bewaar.config import Behaviors
-from bewaar.model import DOM_URN, OBJECTS_URN, PAGEINFO_URN, SCREENSHOT_URN
-from crawler.behaviors import BehaviorLog, BehaviorRunner, PlatformHints
+from bewaar.model import DOM_URN, MEDIA_URN, OBJECTS_URN, PAGEINFO_URN, SCREENSHOT_URN
+from crawler.behaviors import BehaviorLog, BehaviorRunner, PlatformHints, fetch_whole
 from crawler.recorder import Exchange, NetworkRecorder
 from crawler.warc_writer import Resource
 
@@ -62,6 +64,9 @@ class PageCapture:
     outcome: str = "ok"
     reason: str = ""
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    block: Any = None  # the adapter's Block, when the page is a wall / unavailable / 429
+    post_links: list[str] | None = None  # the adapter's canonical post links (profile pages)
+    media: list[dict[str, Any]] = field(default_factory=list)  # yt-dlp results
 
     @property
     def main_exchange(self) -> Exchange | None:
@@ -147,6 +152,9 @@ async def snapshot_page(page: Page, cdp: Any = None) -> tuple[str, str, bytes | 
     return dom, title, shot, links
 
 
+Analyzer = Callable[["PageCapture", list[Exchange]], list[str]]
+
+
 async def capture_page(
     page: Page,
     recorder: NetworkRecorder,
@@ -155,35 +163,55 @@ async def capture_page(
     behaviors: Behaviors,
     hints: PlatformHints | None = None,
     run_behaviors: bool = True,
+    analyze: Analyzer | None = None,
 ) -> PageCapture:
+    """Behaviours, snapshot, then `analyze` (the platform adapter) while the page is still
+    open: media its information objects name but the browser never loaded (a video with only
+    data-sources, an original-size image) is then fetched by the page itself."""
     blog = BehaviorLog()
     if run_behaviors:
         blog = await BehaviorRunner(page, recorder, behaviors, hints).run()
     dom, title, shot, links = await snapshot_page(page, recorder.cdp)
     await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=10)
+    cap = PageCapture(
+        url=url, final_url=page.url, status=status, title=title, captured_at="",
+        exchanges=[], links=links, behavior=blog, dom=dom,
+    )
+    if analyze is not None:
+        wanted = analyze(cap, await recorder.settle())
+        try:
+            if await fetch_whole(page, recorder, wanted):
+                blog.notes.append("fetched media named by the page's information objects")
+                await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=30)
+        except PlaywrightError as e:
+            blog.notes.append(f"could not fetch object media: {str(e).splitlines()[0]}")
     exchanges = await recorder.finish()
     keep, dropped = select_exchanges(exchanges)
     main = next((e for e in keep if e.is_main_document and not e.redirect), None)
     when = main.wall_time if main else datetime.now(UTC).timestamp()
-    captured_at = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    cap = PageCapture(
-        url=url,
-        final_url=page.url,
-        status=main.status if main else status,
-        title=title,
-        captured_at=captured_at,
-        exchanges=keep,
-        links=links,
-        behavior=blog,
-        dom=dom,
-        dropped=dropped,
-    )
+    cap.captured_at = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cap.status = main.status if main else status
+    cap.exchanges = keep
+    cap.dropped = dropped
     page_uri = page.url
     if dom:
         cap.resources.append(Resource(DOM_URN + page_uri, "resource", "text/html; charset=utf-8", dom.encode("utf-8")))
     if shot:
         cap.resources.append(Resource(SCREENSHOT_URN + page_uri, "resource", "image/png", shot))
     return cap
+
+
+def add_media(cap: PageCapture, results: list[Any]) -> None:
+    """yt-dlp's exchanges join the page's; each rebuilt file becomes a `conversion` record."""
+    for res in results:
+        for ex in res.exchanges:
+            if ex.complete and ex.status != 206:
+                cap.exchanges.append(ex)
+        if res.file:
+            ext = f".{res.ext}" if res.ext else ""
+            mime = mimetypes.guess_type(f"x{ext}")[0] or "application/octet-stream"
+            cap.resources.append(Resource(MEDIA_URN + res.source, "conversion", mime, res.file))
+        cap.media.append(res.summary())
 
 
 def finish_resources(cap: PageCapture) -> None:
@@ -203,6 +231,7 @@ def finish_resources(cap: PageCapture) -> None:
         "target": cap.target,
         "behaviors": cap.behavior.to_dict() if cap.behavior else {},
         "not_recorded": cap.dropped,
+        "media": cap.media,
     }
     cap.resources.append(
         Resource(

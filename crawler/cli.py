@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bewaar.config import load_root_config, load_seed_list
 from bewaar.errors import InputError
@@ -53,7 +54,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         )
     root = Path(args.root).resolve()
     if args.import_file:
-        path = login_state.import_state(root, args.platform, args.import_file)
+        domains = [urlsplit(args.base_url).hostname or ""] if args.base_url else []
+        path = login_state.import_state(root, args.platform, args.import_file, domains)
     else:
         path = login_state.create_state(root, args.platform, base_url=args.base_url)
     print(

@@ -33,6 +33,7 @@ class Target:
     context: str = "default"
     login_state: Path | None = None
     extra_prefixes: list[str] = field(default_factory=list)  # where the seed redirected to
+    more_urls: list[str] = field(default_factory=list)  # further account pages (e.g. /videos)
 
 
 @dataclass

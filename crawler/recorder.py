@@ -53,6 +53,7 @@ class Exchange:
     finished: bool = False
     has_post_data: bool = False
     is_main_document: bool = False
+    fetcher: str = ""  # "" = the browser; else the program that made the request (yt-dlp)
     _req_extra: bool = False  # request headers came from ExtraInfo (what was really sent)
 
     @property
@@ -119,6 +120,12 @@ class NetworkRecorder:
         await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         tree = await cdp.send("Page.getFrameTree")
         self._main_frame = tree["frameTree"]["frame"]["id"]
+
+    async def settle(self, timeout: float = 30.0) -> list[Exchange]:
+        """Wait for the bodies requested so far; keep recording."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        return self.exchanges
 
     async def finish(self, timeout: float = 30.0) -> list[Exchange]:
         """Wait for outstanding body downloads, stop listening, pair extra-info events."""

@@ -40,15 +40,17 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
 
         base = seed.base_url or (opts.base_url if opts else None)
         adapter = get_adapter(seed.platform, base)
-        handle = adapter.normalize_handle(seed.handle or "")
+        handle = seed.handle or ""  # as written: Mastodon's keeps its server
+        urls = adapter.account_urls(handle)
         t = job.add_target(
             seed,
             i,
-            adapter.profile_url(seed.handle or ""),
-            account=f"{seed.platform}:{handle}",
+            urls[0],
+            account=f"{seed.platform}:{adapter.account_key(handle)}",
             platform=seed.platform or "generic",
             handle=handle,
-            base_url=adapter.base_url,
+            base_url=adapter.base_for(handle),
+            more_urls=urls[1:],
             max_posts=seed.max_posts,
             replies=seed.replies,
             context=context,
@@ -107,7 +109,8 @@ def run_crawl(
     report = write_report(job, entries)  # now with the catalog's findings
     if not quiet:
         print_summary(job, entries, report)
-    return (FAILED if (job.failed or job.sign_failures) else OK), job
+    # a blocked page (login wall, rate limit) is not a capture of the account: attention needed
+    return (FAILED if (job.failed or job.blocked or job.sign_failures) else OK), job
 
 
 def _announce_key(job: CrawlJob) -> None:

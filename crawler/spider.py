@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -26,6 +28,7 @@ from crawler.job import CrawlJob, Target
 
 log = logging.getLogger(__name__)
 MAX_429_ATTEMPTS = 3
+MAX_MEDIA_PER_PAGE = 10
 RETRY_BASE_SECONDS = 2.0
 _MEDIA_MIME = ("image/", "video/", "audio/")
 
@@ -63,6 +66,7 @@ class CaptureSpider(scrapy.Spider):
         self._seen_posts: dict[int, set[str]] = {}  # target -> post ids/URLs seen this crawl
         self._rechecked = False
         self._media: dict[int, set[str]] = {}  # target -> distinct media items seen
+        self._queued_posts: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
@@ -128,14 +132,96 @@ class CaptureSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         for t in self.job.targets:
             kind = "profile" if t.platform != "generic" else "page"
-            yield self.page_request(t, t.url, 0, kind)
+            for url in [t.url, *t.more_urls]:
+                yield self.page_request(t, url, 0, kind)
 
     # -- callbacks --------------------------------------------------------------------
-    def _hints(self, target: Target) -> PlatformHints:
+    def _hints(self, target: Target, info: dict[str, Any]) -> PlatformHints:
         ad = self.adapters.get(target.index)
         if ad is None:
             return PlatformHints()
-        return PlatformHints(ad.overlay_close, ad.overlay_remove, ad.more_controls)
+        fetch: tuple[str, ...] = ()
+        if info.get("kind") in ("post", "recheck"):
+            fetch = tuple(ad.post_resources(info["url"]))
+        return PlatformHints(ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch)
+
+    def _analyzer(self, target: Target, info: dict[str, Any]) -> Any:
+        """The platform adapter reads the page before it is closed: is it blocked, which
+        information objects does it show, which posts does it link to, which media do the
+        objects name (fetched whole by the page if the browser did not load them)."""
+        adapter = self.adapters.get(target.index)
+        if adapter is None:
+            return None
+        from crawler.platforms.base import CapturedResponse, PageSnapshot
+
+        kind = info.get("kind", "page")
+
+        def analyze(cap: PageCapture, exchanges: list[Any]) -> list[str]:
+            main = next((e for e in exchanges if e.is_main_document and not e.redirect), None)
+            when = main.wall_time if main else time.time()
+            snap = PageSnapshot(
+                url=cap.url,
+                final_url=cap.final_url,
+                status=main.status if main else cap.status,
+                title=cap.title,
+                html=cap.dom,
+                captured_at=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                kind=kind,
+                handle=target.handle,
+                base_url=target.base_url,
+                responses=[
+                    CapturedResponse(e.url, e.method, e.status or 0, e.mime, e.body)
+                    for e in exchanges
+                    if e.body and e.complete and not e.mime.startswith(_MEDIA_MIME)
+                ],
+            )
+            try:
+                cap.block = adapter.detect_block(snap)
+            except Exception as e:  # noqa: BLE001 - an adapter bug must not lose the capture
+                log.warning("block detection failed on %s: %s", cap.final_url, e)
+            if cap.block is not None:
+                return []
+            try:
+                cap.objects = adapter.extract(snap) or []
+            except Exception as e:  # noqa: BLE001
+                log.warning("extraction failed on %s: %s", cap.final_url, e)
+                cap.reason = f"extraction failed: {str(e).splitlines()[0]}"
+            if kind == "profile":
+                cap.post_links = adapter.post_links(snap, target.handle)
+            wanted: list[str] = []
+            for obj in cap.objects:
+                wanted += [obj.get("avatar"), obj.get("header")]
+                for m in obj.get("media") or []:
+                    wanted += [m.get("url"), m.get("poster")]
+            return [u for u in wanted if u]
+
+        return analyze
+
+    async def _full_media(self, cap: PageCapture, cookies: list[dict[str, Any]]) -> None:
+        """Streams the page names (HLS/DASH playlists), and the post itself where yt-dlp has
+        an extractor for the site, fetched whole with yt-dlp and recorded."""
+        from crawler.capture import add_media
+        from crawler.media import fetch_media, has_site_extractor, is_manifest
+
+        sources: list[str] = []
+        for obj in cap.objects:
+            for m in obj.get("media") or []:
+                if m.get("url") and is_manifest(m["url"], m.get("mime") or ""):
+                    sources.append(m["url"])
+        sources += [e.url for e in cap.exchanges if is_manifest(e.url, e.mime) and e.status == 200]
+        if cap.target.get("kind") == "post" and has_site_extractor(cap.final_url):
+            sources.insert(0, cap.final_url)
+        sources = list(dict.fromkeys(sources))[:MAX_MEDIA_PER_PAGE]
+        results = []
+        for src in sources:
+            res = await asyncio.to_thread(
+                fetch_media, src, cookies, cap.final_url, self.job.user_agent,
+                self.job.config.crawl.max_resource_size,
+            )
+            if res.error:
+                cap.behavior.notes.append(f"yt-dlp could not fetch {src}: {res.error}")
+            results.append(res)
+        add_media(cap, results)
 
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         meta = response.meta
@@ -149,16 +235,21 @@ class CaptureSpider(scrapy.Spider):
             if page is not None:
                 await page.close()
             return
+        cookies: list[dict[str, Any]] = []
         try:
             cap = await capture_page(
-                page, rec, info["url"], response.status,
-                self.job.seeds.behaviors, self._hints(target),
+                page, rec, info["url"], response.status, self.job.seeds.behaviors,
+                self._hints(target, info), analyze=self._analyzer(target, info),
             )
+            if self.job.seeds.behaviors.full_media and cap.block is None:
+                cookies = [dict(c) for c in await page.context.cookies()]
         except PlaywrightError as e:
             self._fail(target, info["url"], f"capture failed: {str(e).splitlines()[0]}")
             return
         finally:
             await _close(page)
+        if self.job.seeds.behaviors.full_media and cap.block is None:
+            await self._full_media(cap, cookies)
         async for out in self._handle_capture(cap, target, info):
             yield out
 
@@ -176,8 +267,8 @@ class CaptureSpider(scrapy.Spider):
             try:
                 if not page.is_closed():
                     cap = await capture_page(
-                        page, rec, info.get("url", request.url), None,
-                        self.job.seeds.behaviors, self._hints(target),
+                        page, rec, info.get("url", request.url), None, self.job.seeds.behaviors,
+                        self._hints(target, info), analyze=self._analyzer(target, info),
                     )
                     cap.reason = reason
                     await _close(page)
@@ -217,40 +308,7 @@ class CaptureSpider(scrapy.Spider):
         if moved and cap.final_url not in target.extra_prefixes:
             target.extra_prefixes.append(cap.final_url)
 
-        adapter = self.adapters.get(target.index)
-        block = None
-        if adapter is not None:
-            from crawler.platforms.base import CapturedResponse, PageSnapshot
-
-            snap = PageSnapshot(
-                url=cap.url,
-                final_url=cap.final_url,
-                status=cap.status,
-                title=cap.title,
-                html=cap.dom,
-                captured_at=cap.captured_at,
-                kind=info.get("kind", "page"),
-                handle=target.handle,
-                base_url=target.base_url,
-                responses=[
-                    CapturedResponse(e.url, e.method, e.status or 0, e.mime, e.body or b"")
-                    for e in cap.exchanges
-                    if e.body and not e.mime.startswith(_MEDIA_MIME)
-                ],
-            )
-            try:
-                block = adapter.detect_block(snap)
-            except NotImplementedError:
-                block = None
-            if block is None:
-                try:
-                    cap.objects = adapter.extract(snap) or []
-                except NotImplementedError:
-                    cap.objects = []
-                except Exception as e:  # noqa: BLE001 - a broken extractor must not lose the capture
-                    log.warning("extraction failed on %s: %s", cap.final_url, e)
-                    cap.reason = f"extraction failed: {e}"
-
+        block = cap.block
         seen = self._seen_posts.setdefault(target.index, set())
         seen.add(cap.url)
         seen.add(cap.final_url)
@@ -328,20 +386,24 @@ class CaptureSpider(scrapy.Spider):
         adapter = self.adapters.get(target.index)
         out: list[Request] = []
         seen: set[str] = set()
+        if adapter is not None and target.platform != "generic":
+            if kind != "profile":
+                return out
+            for link in cap.post_links or []:
+                if target.max_posts is not None and self._posts_queued[target.index] >= target.max_posts:
+                    break
+                if link in self._queued_posts:
+                    continue
+                self._queued_posts.add(link)
+                self._posts_queued[target.index] += 1
+                out.append(self.page_request(target, link, depth + 1, "post", scoped=True))
+            return out
         for link in cap.links:
             link = link.split("#")[0]
             if not link or link in seen:
                 continue
             seen.add(link)
-            if adapter is not None and target.platform != "generic":
-                if kind != "profile" or not adapter.is_post_url(link, target.handle):
-                    continue
-                if target.max_posts is not None and self._posts_queued[target.index] >= target.max_posts:
-                    break
-                self._posts_queued[target.index] += 1
-                out.append(self.page_request(target, link, depth + 1, "post", scoped=True))
-            else:
-                out.append(self.page_request(target, link, depth + 1, "page"))
+            out.append(self.page_request(target, link, depth + 1, "page"))
         return out
 
 

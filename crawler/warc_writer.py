@@ -252,6 +252,9 @@ class WarcFiles:
             common["WARC-IP-Address"] = ex.remote_ip.strip("[]")
         if ex.protocol and not ex.protocol.lower().startswith("http/1"):
             common["WARC-Protocol"] = ex.protocol.lower()
+        if ex.fetcher:
+            # not the browser: say who fetched it (an extension field, allowed by WARC 1.1)
+            common["WARC-Bewaar-Fetched-By"] = ex.fetcher
 
         original: Original | None = None
         if ex.status == 200 and body:

@@ -99,6 +99,23 @@ def look(page: Any, frame: Any) -> Seen:
     return seen
 
 
+def play_to_end(frame: Any, timeout_ms: int = 20000) -> list[tuple[str, str, float]]:
+    """Play every video muted at 16x; (src, "ended" or what happened, duration)."""
+    return [
+        tuple(v)
+        for v in frame.evaluate(
+            """(ms) => Promise.all([...document.querySelectorAll('video')].map(v => new Promise(res => {
+                 const t = setTimeout(() => res([v.currentSrc, 'stuck at ' + v.currentTime, v.duration]), ms);
+                 v.addEventListener('ended', () => { clearTimeout(t); res([v.currentSrc, 'ended', v.duration]); }, {once: true});
+                 v.addEventListener('error', () => { clearTimeout(t); res([v.currentSrc, 'error', 0]); }, {once: true});
+                 v.muted = true; v.currentTime = 0; v.playbackRate = 16;
+                 v.play().catch(e => { clearTimeout(t); res([v.currentSrc, String(e), 0]); });
+               })))""",
+            timeout_ms,
+        )
+    ]
+
+
 def expand_replies(page: Any, frame: Any, max_clicks: int = 10) -> list[str]:
     for _ in range(max_clicks):
         btn = frame.query_selector("#more-replies")

@@ -16,7 +16,15 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
-from tests.pagecheck import Seen, expand_replies, look, open_page, scroll_to_end, sweep_images
+from tests.pagecheck import (
+    Seen,
+    expand_replies,
+    look,
+    open_page,
+    play_to_end,
+    scroll_to_end,
+    sweep_images,
+)
 from tests.sites.social import SocialSite
 
 POSTS = 36
@@ -152,6 +160,23 @@ def test_records_are_exact(crawl: dict[str, Any]) -> None:
     assert media[0][1] == clip
     assert all(r.http_headers.get_statuscode() != "206" for _, r, _ in recs if r.rec_type == "response")
 
+    # an HLS stream the browser played segment by segment is archived whole: every segment,
+    # and the file yt-dlp rebuilt from them as a conversion record
+    hls_dir = Path(__file__).parent / "sites/social/static/hls"
+    parts = [hls_dir / "init.mp4"] + sorted(hls_dir.glob("seg*.m4s"), key=lambda p: int(p.stem[3:]))
+    for part in [hls_dir / "stream.m3u8", *parts]:
+        got = [b for r, b in by_uri[f"{site.base_url}/static/hls/{part.name}"] if r.rec_type == "response"]
+        assert got and got[0] == part.read_bytes(), part.name
+    conv = [(r, b) for _, r, b in recs if r.rec_type == "conversion"]
+    assert conv, "no conversion record for the HLS stream"
+    hls_url = f"{site.base_url}/static/hls/stream.m3u8"
+    assert {r.rec_headers.get_header("WARC-Target-URI") for r, _ in conv} == {f"urn:media:{hls_url}"}
+    assert conv[0][1] == b"".join(p.read_bytes() for p in parts)
+    assert any(
+        (r.rec_headers.get_header("WARC-Bewaar-Fetched-By") or "").startswith("yt-dlp")
+        for _, r, _ in recs
+    )
+
     # the same stylesheet on every page is stored once, then as revisits
     css = [r for r, _ in by_uri[f"{site.base_url}/static/app.css"] if r.rec_type in ("response", "revisit")]
     assert Counter(r.rec_type for r in css)["response"] == 1
@@ -192,6 +217,7 @@ def test_replay_matches_live(crawl: dict[str, Any], pw_browser: Any) -> None:
         scroll_to_end(page, frame)
         sweep_images(page, frame)
         seen = look(page, frame)
+        played = play_to_end(frame)
         page.close()
         cdx = json.loads(
             urllib.request.urlopen(f"{rp.url}/social/cdx?url={site.profile_url}&output=json").read().splitlines()[0]
@@ -202,6 +228,9 @@ def test_replay_matches_live(crawl: dict[str, Any], pw_browser: Any) -> None:
     assert seen.undecoded == []
     assert len(seen.videos) == len(live.videos) > 0
     assert all(v[1] >= 3 and v[2] > 5 for v in seen.videos), seen.videos  # can play, whole file
+    # every video, progressive mp4 and HLS stream alike, plays to its end in replay
+    assert any(src.endswith(".m3u8") for src, _, _ in played)
+    assert all(state == "ended" and dur > 5 for _, state, dur in played), played
     assert seen.name == live.name == site.profile["name"]
     assert seen.font_loaded and seen.background
     assert [f for f in failed if "favicon" not in f] == []

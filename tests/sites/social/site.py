@@ -4,7 +4,8 @@
   nonce and the client clock, pages chained by an opaque cursor) and loads on infinite scroll
   (IntersectionObserver); the header comes from GET /api/profile?_=<timestamp>.
 - images: native lazy loading with srcset, JavaScript lazy loading (data-src), a CSS background,
-  a web font; an mp4 served with byte-range support; app.js served gzip-compressed.
+  a web font; an mp4 served with byte-range support; an HLS stream (fMP4 segments) that
+  Chromium plays natively, fetching segments only as playback proceeds; app.js gzip-compressed.
 - /@ACCOUNT/post/ID: a post page whose replies sit behind "Show more replies" / "Meer reacties
   tonen" buttons that GET /api/replies?post=ID&page=N&_=<timestamp>.
 - a cookie-consent overlay, a 301 redirect (/ACCOUNT -> /@ACCOUNT), a 404 and a 500 page.
@@ -29,6 +30,7 @@ from tests.sites.png import png
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 10
 API_LATENCY = 0.08  # seconds; real APIs are not instant and lazy loaders must wait for them
+HLS_URL = "/static/hls/stream.m3u8"  # fMP4 segments of clip.mp4, one per second
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Post:
     image: bool = True
     lazy_js: bool = False
     video: bool = False
+    hls: bool = False  # the video is an HLS stream (played natively by Chromium)
     replies: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -54,7 +57,8 @@ def _default_posts(account: str, count: int) -> list[Post]:
                 date=f"2026-11-{1 + i % 28:02d}T{8 + i % 10:02d}:00:00Z",
                 image=i % 5 != 0,
                 lazy_js=i % 4 == 0,
-                video=i % 9 == 0,
+                video=i % 9 == 0 or i % 10 == 7,
+                hls=i % 10 == 7,
                 replies=[
                     {"id": f"{pid}-r{j}", "author": f"burger{j}", "text": f"Reactie {j} op {pid}"}
                     for j in range(1, n_replies + 1)
@@ -113,7 +117,7 @@ class SocialSite:
                 "alt": f"Afbeelding bij {p.id}",
             }
         if p.video:
-            data["video"] = "/static/clip.mp4"
+            data["video"] = HLS_URL if p.hls else "/static/clip.mp4"
         return data
 
     @staticmethod
@@ -175,7 +179,8 @@ class SocialSite:
                     f'sizes="(max-width: 600px) 400px, 800px" alt="{html.escape(im["alt"])}">'
                 )
             if post.video:
-                media += '<video src="/static/clip.mp4" controls preload="metadata"></video>'
+                src = HLS_URL if post.hls else "/static/clip.mp4"
+                media += f'<video src="{src}" controls preload="metadata"></video>'
             shown = post.replies[:2]
             replies = "".join(
                 f'<div class="reply" data-id="{r["id"]}">{html.escape(r["author"])}: '
@@ -236,6 +241,16 @@ class SocialSite:
         @s.route("GET", "/static/banner.png")
         def banner(req: Request, m: Any) -> Response:
             return Response(200, png(640, 160, "banner"), [("Content-Type", "image/png")])
+
+        @s.route("GET", r"/static/hls/(?P<name>[\w.-]+)")
+        def hls(req: Request, m: Any) -> Response:
+            path = STATIC / "hls" / m["name"]
+            if not path.is_file():
+                return Response.html("not found", 404)
+            ctype = {".m3u8": "application/vnd.apple.mpegurl", ".mp4": "video/mp4"}.get(
+                path.suffix, "video/iso.segment"
+            )
+            return Response.file(path, ctype)
 
         @s.route("GET", r"/static/(?P<name>[\w.-]+)")
         def static(req: Request, m: Any) -> Response:
