@@ -44,27 +44,31 @@ def parse_since(value: str, now: datetime | None = None) -> str:
 
 
 def resolve_account(con: sqlite3.Connection, given: str, collection: str | None = None) -> list[int]:
-    """Account ids for "platform:handle", a handle ("@minbzk", "minbzk@social.example") or a
-    site's host; one clear error when it names none or several."""
-    want = given.strip().lower().lstrip("@")
+    """Account ids for "platform:key" (mastodon:minbzk@social.example), the key or handle as a
+    seed list writes it (@minbzk@social.example, minbzk@social.example), a bare user name when
+    only one account has it (minbzk), or a site's host; one clear error when it names none or
+    several."""
+    want = given.strip().lower()
+    bare = want.lstrip("@")
     rows = con.execute("SELECT id, collection, name, handle FROM accounts").fetchall()
     if collection:
         rows = [r for r in rows if r["collection"] == collection]
-    exact = [r for r in rows if r["name"].lower() == want]
-    if not exact:
-        exact = [
-            r
-            for r in rows
-            if r["handle"]
-            and (r["handle"].lower() == want or r["handle"].lower() == want.split("@")[0])
-        ]
-    if not exact:
+
+    def forms(r: sqlite3.Row) -> set[str]:
+        name = r["name"].lower()
+        key = name.split(":", 1)[1] if ":" in name else name
+        return {name, key, (r["handle"] or "").lower().lstrip("@")} - {""}
+
+    match = [r for r in rows if want in forms(r) or bare in forms(r)]
+    if not match and "@" not in bare and ":" not in bare:
+        match = [r for r in rows if any(f.split("@")[0] == bare for f in forms(r))]
+    if not match:
         known = ", ".join(sorted({r["name"] for r in rows})) or "none yet"
         raise InputError(f"unknown account '{given}': the catalog knows {known}")
-    if len({r["name"] for r in exact}) > 1:
-        names = ", ".join(sorted({r["name"] for r in exact}))
+    if len({r["name"] for r in match}) > 1:
+        names = ", ".join(sorted({r["name"] for r in match}))
         raise InputError(f"'{given}' matches several accounts ({names}): give platform:handle")
-    return [r["id"] for r in exact]
+    return [r["id"] for r in match]
 
 
 def ts14(iso: str | None) -> str:

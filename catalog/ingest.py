@@ -57,7 +57,8 @@ class AccountResult:
     def line(self) -> str:
         if self.baseline:
             return f"catalog: {self.name}: first capture, {self.posts_seen} post(s) recorded"
-        parts = [f"{n} {t}" for t, n in self.counts.items() if t not in ("profile", "counts") and n]
+        order = ("new", "found", "edited", "deleted", "restored", "unverified")
+        parts = [f"{self.counts[t]} {t}" for t in order if self.counts.get(t)]
         if self.profile_fields:
             parts.append("profile changed (" + ", ".join(self.profile_fields) + ")")
         if self.counts.get("counts"):
@@ -618,9 +619,14 @@ class _Applier:
 
 
 def _outcomes(pages: list[CapturedPage]) -> tuple[int, int, int, int]:
+    """Pages ok, blocked, failed, gone. A blocked page the crawler tried again (a rate limit)
+    is evidence, but only the last try counts, as in the crawl's own summary."""
     counts = {"ok": 0, "blocked": 0, "failed": 0, "gone": 0}
-    for p in pages:
+    last = {p.info.get("url"): i for i, p in enumerate(pages)}
+    for i, p in enumerate(pages):
         o = p.info.get("outcome") or "ok"
+        if o == "blocked" and last[p.info.get("url")] != i:
+            continue  # retried later in this crawl
         counts[o if o in counts else "failed"] += 1
     return counts["ok"], counts["blocked"], counts["failed"], counts["gone"]
 

@@ -70,7 +70,7 @@ def account_of(seeds: SeedList, seed: Seed) -> str:
     opts = seeds.platforms.get(seed.platform) if seed.platform else None
     base = seed.base_url or (opts.base_url if opts else None)
     adapter = get_adapter(seed.platform, base)
-    return f"{seed.platform}:{adapter.normalize_handle(seed.handle or '')}"
+    return f"{seed.platform}:{adapter.account_key(seed.handle or '')}"
 
 
 def plan(seeds: SeedList, source: Path) -> list[Job]:
