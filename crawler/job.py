@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class CrawlJob:
         self.messages: list[str] = []
         self.page_entries: list[dict[str, Any]] = []
         self.sign_failures = 0
+        self.quiet = False
         self.software = SOFTWARE
         self.user_agent = ""
 
@@ -91,6 +93,12 @@ class CrawlJob:
         self.targets.append(t)
         self.accounts[account]  # noqa: B018 - every account appears in the summary
         return t
+
+    def note(self, message: str) -> None:
+        """Something the user should know now and find in the summary."""
+        self.messages.append(message)
+        if not self.quiet:
+            print(f"note: {message}", file=sys.stderr, flush=True)
 
     @property
     def queued(self) -> int:

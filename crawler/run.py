@@ -86,6 +86,7 @@ def run_crawl(
 
     chromium = find_chromium(config.browser.executable)
     job = CrawlJob(root, seeds, config, seed_file)
+    job.quiet = quiet
     adapters = make_targets(job)
     job.collection.ensure()
     _announce_key(job)

@@ -356,9 +356,12 @@ class CaptureSpider(scrapy.Spider):
                     media.add(m.get("url") or f"{obj.get('id')}#{len(media)}")
                     stats.media = len(media)
         elif cap.outcome == "blocked":
-            self.job.blocked += 1
-            stats.blocked += 1
-            self.job.blocked_pages.append((cap.final_url or cap.url, cap.reason))
+            if retry and int(info.get("attempt", 1)) < MAX_429_ATTEMPTS:
+                pass  # recorded as evidence; the retry's outcome is what counts
+            else:
+                self.job.blocked += 1
+                stats.blocked += 1
+                self.job.blocked_pages.append((cap.final_url or cap.url, cap.reason))
         else:
             self.job.failed += 1
             stats.failed += 1
@@ -370,7 +373,7 @@ class CaptureSpider(scrapy.Spider):
         attempt = int(info.get("attempt", 1))
         if retry and attempt < MAX_429_ATTEMPTS:
             delay = RETRY_BASE_SECONDS * 2 ** (attempt - 1)
-            log.warning("rate limited on %s; retrying in %.0fs", cap.url, delay)
+            self.job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {attempt + 1})")
             await asyncio.sleep(delay)
             yield self.page_request(
                 target, info["url"], depth, info.get("kind", "page"), attempt + 1, retry_of=cap.url

@@ -139,38 +139,93 @@ def served_values(collection: Collection, candidates: set[str]) -> set[str]:
     return found
 
 
-def classify(ep: Endpoint, served: set[str]) -> tuple[list[str], list[str]]:
-    """(identifying, volatile) parameter names of an endpoint, by the rules in the docstring."""
+def json_leaves(value: str) -> dict[str, str] | None:
+    """A JSON-valued parameter flattened to its leaves (last key -> value text), like pywb
+    flattens JSON bodies; None if the value is not a JSON object or array."""
+    v = value.strip()
+    if not v or v[0] not in "{[":
+        return None
+    try:
+        data = json.loads(v)
+    except ValueError:
+        return None
+    leaves: dict[str, list[str]] = defaultdict(list)
+
+    def walk(x: Any, key: str) -> None:
+        if isinstance(x, dict):
+            for k, y in x.items():
+                walk(y, str(k))
+        elif isinstance(x, list):
+            for y in x:
+                walk(y, key)
+        elif key:
+            leaves[key].append(x if isinstance(x, str) else json.dumps(x))
+
+    walk(data, "")
+    return {k: ",".join(vs) for k, vs in leaves.items()}
+
+
+@dataclass
+class Classification:
+    identifying: list[str] = field(default_factory=list)
+    volatile: list[str] = field(default_factory=list)
+    # JSON-valued parameters mixing identifying and client-made leaves: the identifying leaves
+    fragments: dict[str, list[str]] = field(default_factory=dict)
+
+
+def classify(ep: Endpoint, served: set[str]) -> Classification:
+    """Parameters of an endpoint by the rules in the module docstring; JSON-valued parameters
+    are judged by their leaves."""
     values: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for cap in ep.captures:
         for k, v in cap.params:
             values[k].append((v, cap.ts))
-    identifying, volatile = [], []
+    out = Classification()
     for name, vals in sorted(values.items()):
+        nonempty_vals = [(v, ts) for v, ts in vals if v]
+        parsed = [(json_leaves(v), ts) for v, ts in nonempty_vals]
+        if nonempty_vals and all(leaves is not None for leaves, _ in parsed):
+            generated = {
+                k for leaves, ts in parsed for k, lv in (leaves or {}).items() if looks_generated(lv, ts)
+            }
+            if generated:
+                rest = [{k: lv for k, lv in (leaves or {}).items() if k not in generated} for leaves, _ in parsed]
+                varying = sorted({k for r in rest for k in r if any(r.get(k) != o.get(k) for o in rest)})
+                # matched by its identifying leaves, if any differ between captures at all
+                out.volatile.append(name)
+                if varying:
+                    out.fragments[name] = varying
+                continue
         distinct = {v for v, _ in vals}
         if any(looks_generated(v, ts) for v, ts in vals if v):
-            volatile.append(name)
+            out.volatile.append(name)
         elif len(distinct) > 1 or len(ep.captures) == 1:
             nonempty = [v for v in distinct if v and v.lower() not in ("null", "none", "undefined")]
             server_made = any(v.lower() in served or _small(v) for v in nonempty)
             random_looking = all(_TOKEN.match(v) for v in nonempty) and nonempty
             if server_made or not random_looking:
-                identifying.append(name)
+                out.identifying.append(name)
             else:
-                volatile.append(name)
+                out.volatile.append(name)
         else:
-            identifying.append(name)  # constant: harmless to require
-    return identifying, volatile
+            out.identifying.append(name)  # constant: harmless to require
+    return out
 
 
-def _rules_for(ep: Endpoint, identifying: list[str], volatile: list[str]) -> list[dict[str, Any]]:
+def _rules_for(ep: Endpoint, c: Classification) -> list[dict[str, Any]]:
     """pywb rules for one endpoint: one per combination of identifying parameters the
-    captures show, most specific first; a strict variant (regex filter: exact values) and a
-    loose one (contains filter) for values with characters a regex filter cannot take."""
-    if not volatile:
+    captures show, most specific first. Each identifying value is captured in a lookahead (so
+    order never matters); a strict variant filters exact values with a regex, a loose one by
+    "contains" (for values a regex filter cannot take, and for leaves inside JSON values)."""
+    if not c.volatile:
         return []  # exact lookups already work
     key_names = {k.lower() for cap in ep.captures for k, _ in cap.key_params}
-    ident = sorted(n.lower() for n in identifying if n.lower() in key_names)
+    ident = sorted(n.lower() for n in c.identifying if n.lower() in key_names)
+    leaf_groups = [
+        rf"(?=.*?(%22{re.escape(leaf.lower())}%22%3a(?:%22(?:(?!%22).)*?%22|[\w.+-]+)))"
+        for leaves in c.fragments.values()
+        for leaf in leaves
+    ]
     combos = sorted(
         {tuple(sorted(n for n in ident if any(k == n for k, _ in cap.key_params))) for cap in ep.captures},
         key=len,
@@ -181,13 +236,14 @@ def _rules_for(ep: Endpoint, identifying: list[str], volatile: list[str]) -> lis
         absent = [n for n in ident if n not in combo]
         guard = "".join(f"(?!.*[?&]{re.escape(n)}=)" for n in absent)
         absent_filters = [f"!~urlkey:.*[?&]{re.escape(n)}=" for n in absent]
-        if combo:
+        if combo and not leaf_groups:
             strict = "^" + guard + "".join(
-                f".*?[?&]({re.escape(n)}={_SAFE_VALUE})(?=&|$)" for n in combo
+                f"(?=.*?[?&]({re.escape(n)}={_SAFE_VALUE})(?=&|$))" for n in combo
             )
-            loose = "^" + guard + "".join(f".*?([?&]{re.escape(n)}=[^&]*)" for n in combo)
             rules.append(_rule(ep.prefix, strict, ["~urlkey:.*[?&]{0}(?:&|$)", *absent_filters]))
-            rules.append(_rule(ep.prefix, loose, ["urlkey:{0}", *absent_filters]))
+        if combo or leaf_groups:
+            loose = "^" + guard + "".join(f"(?=.*?([?&]{re.escape(n)}=[^&]*))" for n in combo)
+            rules.append(_rule(ep.prefix, loose + "".join(leaf_groups), ["urlkey:{0}", *absent_filters]))
         else:
             rules.append(_rule(ep.prefix, "^" + guard + "()", absent_filters or ["urlkey:"]))
     return rules
@@ -211,8 +267,7 @@ def learn_rules(collection: Collection) -> list[dict[str, Any]]:
     served = served_values(collection, candidates)
     rules: list[dict[str, Any]] = []
     for ep in endpoints.values():
-        identifying, volatile = classify(ep, served)
-        rules.extend(_rules_for(ep, identifying, volatile))
+        rules.extend(_rules_for(ep, classify(ep, served)))
     return rules
 
 
