@@ -263,7 +263,7 @@ def check_version(found: int, con: sqlite3.Connection | None = None) -> None:
         path = _db_path(con)
         raise EnvironmentProblem(
             f"{path}: catalog schema {found} is newer than this bewaar knows ({SCHEMA_VERSION}): "
-            "upgrade bewaar, or rebuild the catalog from the WARCs with `bewaar catalog rebuild`"
+            "upgrade bewaar (or move the file away and run `bewaar catalog rebuild`)"
         )
 
 

@@ -158,6 +158,8 @@ def rebuild(
     """Empty the derived tables and read every WARC file again, in one transaction (readers
     see the old catalog until it commits; the schedule is kept)."""
     result = UpdateResult()
+    with write_transaction(con, db_path):
+        pass  # fail now, not after reading every file, when another process holds the catalog
     plan: list[CrawlCaptures] = []
     for coll in root.collections():
         names = [w.name for w in coll.warcs()]

@@ -175,10 +175,10 @@ class Watch:
         """(Re)read the seed list when it changed; a broken edit keeps the last good one."""
         try:
             mtime = self.seed_file.stat().st_mtime
-        except OSError as e:
+        except OSError:
             if self.seeds is None:
-                raise InputError(f"{self.seed_file}: cannot read: {e.strerror}") from None
-            return
+                load_seed_list(self.seed_file)  # raises the loader's own one-line error
+            return  # gone while watching: keep the list we have
         if mtime == self._seeds_mtime:
             return
         try:
