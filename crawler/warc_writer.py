@@ -279,49 +279,41 @@ class WarcFiles:
                 ex.url, "revisit", http_headers=http, warc_headers_dict=headers
             )
         else:
-            headers = dict(common)
-            headers.update(
-                {
-                    "WARC-Record-ID": resp_id,
-                    "WARC-Payload-Digest": payload_digest,
-                    "WARC-Block-Digest": sha256_digest(http.headers_buff, body),
-                }
-            )
-            resp = writer.create_warc_record(
-                ex.url,
-                "response",
-                payload=BytesIO(body),
-                length=len(body),
-                http_headers=http,
-                warc_headers_dict=headers,
-            )
+            resp = _http_record(writer, ex.url, "response", http, body, {**common, "WARC-Record-ID": resp_id})
             if ex.status == 200 and body:
                 self.dedup.add(payload_digest, Original(ex.url, date, resp_id))
 
         req_http = request_headers(ex)
         req_http.compute_headers_buffer()
-        req_body = ex.request_body or b""
-        req_headers = dict(common)
-        req_headers.update(
-            {
-                "WARC-Concurrent-To": resp_id,
-                "WARC-Payload-Digest": sha256_digest(req_body),
-                "WARC-Block-Digest": sha256_digest(req_http.headers_buff, req_body),
-            }
-        )
-        req = writer.create_warc_record(
-            ex.url,
-            "request",
-            payload=BytesIO(req_body),
-            length=len(req_body),
-            http_headers=req_http,
-            warc_headers_dict=req_headers,
+        req = _http_record(
+            writer, ex.url, "request", req_http, ex.request_body or b"",
+            {**common, "WARC-Concurrent-To": resp_id},
         )
         # response first, then its request: the order pywb's and cdxj-indexer's POST
         # handling expects when they pair the two records
         writer.write_record(resp)
         writer.write_record(req)
         return resp_id
+
+
+def _http_record(
+    writer: WARCWriter,
+    uri: str,
+    record_type: str,
+    http: StatusAndHeaders,
+    body: bytes,
+    headers: dict[str, str],
+) -> Any:
+    """A request or response record with sha256 digests (warcio computes only sha1)."""
+    headers = {
+        **headers,
+        "WARC-Payload-Digest": sha256_digest(body),
+        "WARC-Block-Digest": sha256_digest(http.headers_buff, body),
+    }
+    return writer.create_warc_record(
+        uri, record_type, payload=BytesIO(body), length=len(body),
+        http_headers=http, warc_headers_dict=headers,
+    )
 
 
 def _fsync_dir(path: Path) -> None:

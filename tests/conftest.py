@@ -92,28 +92,15 @@ class Replay:
                 self.proc.kill()
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    from bewaar.environment import find_chromium
-
-    return find_chromium()
-
-
 @pytest.fixture
-def browser(chromium_path: str) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     """A headless Chromium for checking pages, confined to loopback like the crawler."""
     from playwright.sync_api import sync_playwright
 
-    from crawler.settings import LOOPBACK_ONLY_ARG
+    from tests.chromium import launch
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=chromium_path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-                  LOOPBACK_ONLY_ARG],
-        )
+        b = launch(p)
         try:
             yield b
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from tests.chromium import launch
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
 from tests.pagecheck import (
     Seen,
@@ -32,18 +33,11 @@ REPLY_POSTS = ("p003", "p004", "p005")  # 2, 5 and 8 replies; Dutch and English 
 
 
 @pytest.fixture(scope="module")
-def pw_browser(chromium_path: str) -> Iterator[Any]:
+def pw_browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    from crawler.settings import LOOPBACK_ONLY_ARG
-
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=chromium_path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", LOOPBACK_ONLY_ARG],
-        )
+        b = launch(p)
         try:
             yield b
         finally:

@@ -18,22 +18,13 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from tests.chromium import ARGS, executable
 from tests.sites.png import png
 
 __all__ = ["png", "wav", "video", "CHROMIUM", "CHROMIUM_ARGS"]
 
-CHROMIUM = os.environ.get("BEWAAR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM = executable()  # the Chromium bewaar uses (system, else Playwright's)
+CHROMIUM_ARGS = ARGS
 CACHE = Path(tempfile.gettempdir()) / "bewaar-fixture-media-v1"
 FORMATS = {"mp4": "video/mp4;codecs=avc1", "webm": "video/webm;codecs=vp9"}
 

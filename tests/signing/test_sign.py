@@ -235,11 +235,10 @@ def test_scanner_handles_records_split_into_tiny_chunks(tmp_path: Path, monkeypa
 
 def test_scanning_never_swallows_other_threads_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """The crawler signs on a worker thread while printing progress: those lines must survive."""
-    import sys
-    import threading
-
     import io as _io
     import os
+    import sys
+    import threading
 
     from warcio.statusandheaders import StatusAndHeaders
 
