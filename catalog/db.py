@@ -146,6 +146,7 @@ CREATE TABLE posts (
     UNIQUE (account, post_id)
 );
 CREATE INDEX posts_published ON posts(account, published_at);
+CREATE INDEX posts_when ON posts(coalesce(published_at, first_seen));  -- the overview's order
 CREATE TABLE post_versions (
     id           INTEGER PRIMARY KEY,
     post         INTEGER NOT NULL REFERENCES posts(id),

@@ -94,6 +94,14 @@ class UpdateResult:
                     "`bewaar catalog rebuild` puts them in order"
                 )
         out += [f"catalog: {p}" for p in self.problems]
+        if crawl_id is not None:
+            others = [d for d in self.deferred if d != crawl_id]
+            if others:
+                out.append(
+                    f"catalog: {len(others)} crawl(s) without a report not read yet "
+                    f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}): if they were "
+                    "killed, run `bewaar catalog update --unfinished`"
+                )
         return out
 
 
@@ -324,7 +332,7 @@ class _Applier:
                 " pages_blocked, pages_failed, pages_gone, posts_seen, profile_version,"
                 " profile_page, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (account, self.crawl, started, ended, *outcomes, len(seen_ids), profile_version,
-                 profile_page, json.dumps(counts) if counts is not None else None),
+                 profile_page, _compact(counts) if counts is not None else None),
             )  # fmt: skip
         else:
             con.execute(
@@ -336,7 +344,7 @@ class _Applier:
                 " profile_page = coalesce(?, profile_page), counts = coalesce(?, counts)"
                 " WHERE account = ? AND crawl = ?",
                 (started, ended, *outcomes, len(seen_ids), profile_version, profile_page,
-                 json.dumps(counts) if counts is not None else None, account, self.crawl),
+                 _compact(counts) if counts is not None else None, account, self.crawl),
             )  # fmt: skip
         return res
 
@@ -397,7 +405,7 @@ class _Applier:
                  obj.get("name"), obj.get("bio"), fields["avatar"], fields["avatar_key"],
                  fields["header"], fields["header_key"], obj.get("location"),
                  json.dumps(fields["links"]), None if fields["verified"] is None else int(fields["verified"]),
-                 cmp.profile_hash(fields), json.dumps(counts), json.dumps(obj, ensure_ascii=False),
+                 cmp.profile_hash(fields), _compact(counts), json.dumps(obj, ensure_ascii=False),
                  loc.warc, loc.offset, loc.length),
             ).lastrowid  # fmt: skip
             if changed:
@@ -564,7 +572,7 @@ class _Applier:
             (post, seq, self.crawl, obs.page_row, obs.page.info.get("captured_at") or "",
              obs.page.url, obs.source, content.title, content.text, content.text_hash,
              json.dumps([m.to_dict() for m in content.media], ensure_ascii=False),
-             cmp.media_hash(content.media), json.dumps(cmp.clean_counts(obj.get("counts"))),
+             cmp.media_hash(content.media), _compact(cmp.clean_counts(obj.get("counts"))),
              obj.get("edited_at"), int(is_edit), json.dumps(obj, ensure_ascii=False),
              loc.warc, loc.offset, loc.length),
         ).lastrowid  # fmt: skip
@@ -582,7 +590,7 @@ class _Applier:
             "INSERT INTO post_sightings (post, crawl, version, page, captured_at, source, counts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (post, self.crawl, version, obs.page_row, obs.page.info.get("captured_at") or "",
-             obs.source, json.dumps(cmp.clean_counts(obs.obj.get("counts")))),
+             obs.source, _compact(cmp.clean_counts(obs.obj.get("counts")))),
         )  # fmt: skip
 
     # -- re-checks of posts not seen again ------------------------------------------------------
@@ -618,6 +626,11 @@ class _Applier:
         if not row["reply_to"]:
             self._change(new_status, at, page_row, post=row["id"], version=row["latest_version"],
                          detail=detail)  # fmt: skip
+
+
+def _compact(data: dict[str, Any]) -> str:
+    """Counts are stored for every sighting: no spaces."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _outcomes(pages: list[CapturedPage]) -> tuple[int, int, int, int]:

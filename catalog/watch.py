@@ -298,6 +298,9 @@ class Watch:
             self.log(f"{job.collection} {job.account}: skipped, another process is crawling it")
             return
         try:
+            row = self.schedule().get((job.collection, job.account))
+            if row is None or row["next_due"] > iso(datetime.now(UTC)):
+                return  # another watch ran it between our look at the schedule and the lock
             self._run_locked(job, fd)
         finally:
             os.close(fd)
@@ -349,33 +352,46 @@ class Watch:
         )
 
     def _summary(self, job: Job, crawl_id: str | None, code: int, log_path: Path) -> str:
+        """Pages from the crawl's report, posts and changes from the catalog."""
         if crawl_id is None:
             tail = _last_line(log_path)
             return f"no crawl report ({tail})" if tail else "no crawl report"
+        report_path = self.root.collection(job.collection).path / "crawls" / f"{crawl_id}.json"
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = {}
+        pages = report.get("pages") or {}
+        text = f"{pages.get('ok', 0)} page(s) ok"
+        for key in ("blocked", "failed"):
+            if pages.get(key):
+                text += f", {pages[key]} {key}"
+        problems = (report.get("failures") or []) + (report.get("blocked") or [])
+        if not pages.get("ok") and problems:
+            text += f" ({problems[0].get('reason')})"
         con = open_catalog(self.root.catalog_file)
         try:
             row = con.execute(
-                "SELECT ac.*, a.id AS account_id, c.id AS crawl_row FROM account_crawls ac"
+                "SELECT ac.posts_seen, a.id AS account_id, c.id AS crawl_row FROM account_crawls ac"
                 " JOIN accounts a ON a.id = ac.account JOIN crawls c ON c.id = ac.crawl"
                 " WHERE a.collection = ? AND a.name = ? AND c.crawl_id = ?",
                 (job.collection, job.account, crawl_id),
             ).fetchone()
-            if row is None:
-                return "not in the catalog yet (see the log)"
-            counts = dict(
-                con.execute(
-                    "SELECT type, count(*) FROM changes WHERE account = ? AND crawl = ? GROUP BY type",
-                    (row["account_id"], row["crawl_row"]),
-                ).fetchall()
-            )
+            counts = {}
+            if row is not None:
+                counts = dict(
+                    con.execute(
+                        "SELECT type, count(*) FROM changes WHERE account = ? AND crawl = ?"
+                        " GROUP BY type",
+                        (row["account_id"], row["crawl_row"]),
+                    ).fetchall()
+                )
         finally:
             con.close()
-        pages = f"{row['pages_ok']} page(s) ok"
-        for key in ("blocked", "failed", "gone"):
-            if row[f"pages_{key}"]:
-                pages += f", {row[f'pages_{key}']} {key}"
+        if row is None:
+            return f"{text}; nothing for the catalog"
         found = ", ".join(f"{n} {t}" for t, n in sorted(counts.items())) or "no changes"
-        return f"{pages}, {row['posts_seen']} post(s) seen; {found}"
+        return f"{text}, {row['posts_seen']} post(s) seen; {found}"
 
     def _mark_running(self, job: Job, start: datetime) -> None:
         con = open_catalog(self.root.catalog_file)

@@ -238,32 +238,35 @@ class OverviewApp:
         )  # fmt: skip
 
     def _accounts(self, con: sqlite3.Connection) -> list[dict[str, Any]]:
-        rows = [
-            dict(r)
-            for r in con.execute(
-                "SELECT a.*, (SELECT count(*) FROM posts p WHERE p.account = a.id"
-                " AND p.reply_to IS NULL) AS posts,"
-                " (SELECT count(*) FROM account_crawls ac WHERE ac.account = a.id) AS crawls"
-                " FROM accounts a ORDER BY a.platform, a.name, a.collection"
-            )
-        ]
+        """Accounts with post and change counts and their latest capture: a few grouped
+        queries, not a few per account (hundreds of accounts stay quick)."""
+        rows = [dict(r) for r in con.execute("SELECT * FROM accounts ORDER BY platform, name, collection")]
+        posts = dict(con.execute(
+            "SELECT account, count(*) FROM posts WHERE reply_to IS NULL GROUP BY account"
+        ).fetchall())  # fmt: skip
         counts: dict[int, dict[str, int]] = {}
         for r in con.execute("SELECT account, type, count(*) AS n FROM changes GROUP BY account, type"):
             counts.setdefault(r["account"], {})[r["type"]] = r["n"]
+        # SQLite takes the other columns of an aggregate query from the row with the max()
+        last = {
+            r["account"]: dict(r)
+            for r in con.execute(
+                "SELECT account, url, outcome, reason, max(captured_at) AS captured_at FROM pages"
+                " WHERE kind IN ('profile', 'page') GROUP BY account"
+            )
+        }
+        last_ok = {
+            r["account"]: dict(r)
+            for r in con.execute(
+                "SELECT account, url, max(captured_at) AS captured_at FROM pages"
+                " WHERE kind IN ('profile', 'page') AND outcome = 'ok' GROUP BY account"
+            )
+        }
         for a in rows:
+            a["posts"] = posts.get(a["id"], 0)
             a["changes"] = counts.get(a["id"], {})
-            last = con.execute(
-                "SELECT url, captured_at, outcome, reason FROM pages WHERE account = ?"
-                " AND kind IN ('profile', 'page') ORDER BY captured_at DESC LIMIT 1",
-                (a["id"],),
-            ).fetchone()
-            profile = con.execute(
-                "SELECT url, captured_at FROM pages WHERE account = ? AND kind IN ('profile', 'page')"
-                " AND outcome = 'ok' ORDER BY captured_at DESC LIMIT 1",
-                (a["id"],),
-            ).fetchone()
-            a["last"] = dict(last) if last else None
-            a["last_profile"] = dict(profile) if profile else None
+            a["last"] = last.get(a["id"])
+            a["last_profile"] = last_ok.get(a["id"])
         return rows
 
     def _filters(

@@ -18,19 +18,18 @@ from crawler.recorder import Exchange
 from crawler.warc_writer import Resource, WarcFiles, warcinfo_fields
 
 BASE = "https://social.example"
-ACCOUNT = "mastodon:minbzk"
 
 
 def post(
     pid: str, text: str, page: str | None = None, media: list[str] | None = None,
     published: str | None = "2024-05-01T09:00:00Z", reply_to: str | None = None,
-    likes: int = 1, title: str | None = None,
+    likes: int = 1, title: str | None = None, handle: str = "minbzk",
 ) -> dict[str, Any]:  # fmt: skip
-    url = f"{BASE}/@minbzk/{pid}"
+    url = f"{BASE}/@{handle}/{pid}"
     return {
         "type": "post", "schema": 1, "platform": "mastodon", "adapter": "mastodon@1.0",
         "url": url, "page_url": page or url, "captured_at": "2024-05-01T10:00:00Z",
-        "id": pid, "author": {"handle": "minbzk@social.example", "name": "BZK"},
+        "id": pid, "author": {"handle": f"{handle}@social.example", "name": "BZK"},
         "title": title, "text": text, "published_at": published,
         "media": [{"kind": "photo", "url": m} for m in (media or [])],
         "reply_to": {"id": reply_to} if reply_to else None,
@@ -39,11 +38,11 @@ def post(
 
 
 def profile(bio: str = "Officieel account", avatar: str = f"{BASE}/avatars/a.png",
-            followers: int = 100) -> dict[str, Any]:  # fmt: skip
+            followers: int = 100, handle: str = "minbzk") -> dict[str, Any]:  # fmt: skip
     return {
         "type": "profile", "schema": 1, "platform": "mastodon", "adapter": "mastodon@1.0",
-        "url": f"{BASE}/@minbzk", "page_url": f"{BASE}/@minbzk",
-        "captured_at": "2024-05-01T10:00:00Z", "handle": "minbzk@social.example",
+        "url": f"{BASE}/@{handle}", "page_url": f"{BASE}/@{handle}",
+        "captured_at": "2024-05-01T10:00:00Z", "handle": f"{handle}@social.example",
         "name": "BZK", "bio": bio, "avatar": avatar, "links": [],
         "counts": {"followers": followers, "posts": 10},
     }  # fmt: skip
@@ -61,8 +60,9 @@ class Page:
     media: dict[str, bytes] = field(default_factory=dict)  # URL -> bytes loaded by the page
 
 
-def profile_page(*objects: dict[str, Any], media: dict[str, bytes] | None = None) -> Page:
-    return Page(f"{BASE}/@minbzk", "profile", list(objects), media=media or {})
+def profile_page(*objects: dict[str, Any], media: dict[str, bytes] | None = None,
+                 handle: str = "minbzk") -> Page:  # fmt: skip
+    return Page(f"{BASE}/@{handle}", "profile", list(objects), media=media or {})
 
 
 def post_page(obj: dict[str, Any], *more: dict[str, Any], media: dict[str, bytes] | None = None) -> Page:
@@ -79,8 +79,9 @@ class Synth:
         self.coll = self.root.collection(collection).ensure()
         self.n = 0
 
-    def crawl(self, when: str, pages: list[Page], report: bool = True) -> str:
-        """Write one crawl started at `when` (ISO, seconds); pages one second apart."""
+    def crawl(self, when: str, pages: list[Page], report: bool = True, handle: str = "minbzk") -> str:
+        """Write one crawl of an account started at `when` (ISO, seconds); pages one second
+        apart."""
         from datetime import datetime, timedelta
 
         self.n += 1
@@ -102,7 +103,7 @@ class Synth:
                 resources.append(Resource(OBJECTS_URN + page.url, "metadata", "application/json",
                                           json.dumps(objs).encode()))  # fmt: skip
             target = {"seed": 0, "depth": 0 if page.kind == "profile" else 1, "kind": page.kind,
-                      "account": "mastodon:minbzk", "platform": "mastodon", "handle": "minbzk"}  # fmt: skip
+                      "account": f"mastodon:{handle}", "platform": "mastodon", "handle": handle}  # fmt: skip
             if page.post_id:
                 target["post_id"] = page.post_id
             info = {"url": page.url, "final_url": page.url, "status": page.status, "title": page.kind,
