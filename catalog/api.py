@@ -14,6 +14,11 @@ log = logging.getLogger(__name__)
 # A crawl waits this long for a catalog another process is writing; if it is still busy the
 # crawl's WARCs are read by the next `bewaar catalog update` (or the next crawl) instead.
 CRAWL_WAIT_SECONDS = 120.0
+# After a crawl, WARC files of other crawls not yet in the catalog (an update that failed, a
+# killed crawl) are read too, up to this many bytes; a larger backlog (an archive older than
+# its catalog) is left to `bewaar catalog rebuild`, so that a crawl never ends with hours of
+# reading.
+BACKLOG_BYTES = 2_000_000_000
 
 
 def known_posts(root: Path, collection: str, account: str) -> list[tuple[str, str]]:
@@ -44,7 +49,10 @@ def update_after_crawl(root: Path, collection: str, crawl_id: str) -> list[str]:
     try:
         con = open_catalog(r.catalog_file, wait=CRAWL_WAIT_SECONDS)
         try:
-            result = update(con, r.catalog_file, r, finished_only=True, also=crawl_id)
+            result = update(
+                con, r.catalog_file, r, finished_only=True, also=crawl_id,
+                backlog_limit=BACKLOG_BYTES,
+            )  # fmt: skip
         finally:
             con.close()
     except (BewaarError, sqlite3.Error, OSError) as e:

@@ -120,6 +120,21 @@ def scan_file(path: Path) -> FileScan:
     return FileScan(path.name, size, crawl_id or _crawl_from_name(path.name), pages, digests)
 
 
+def peek_crawl_id(path: Path) -> str:
+    """The crawl a file belongs to, from its first record (cheap: one gzip member)."""
+    try:
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh, check_digests=False):
+                if rec.rec_type == "warcinfo":
+                    crawl = _warc_fields(rec.content_stream().read()).get("crawl-id")
+                    if crawl:
+                        return crawl
+                break
+    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError):
+        pass
+    return _crawl_from_name(path.name)
+
+
 def _status(rec: Any) -> int | None:
     try:
         return int(rec.http_headers.get_statuscode()) if rec.http_headers else None

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from bewaar.model import Collection, Root
 from catalog import compare as cmp
-from catalog.captures import CapturedPage, CrawlCaptures, group_by_crawl, scan_files
+from catalog.captures import CapturedPage, CrawlCaptures, group_by_crawl, peek_crawl_id, scan_files
 from catalog.db import DERIVED_TABLES, write_transaction
 
 Progress = Callable[[str], None]
@@ -122,13 +122,25 @@ def update(
     finished_only: bool = True,
     also: str | None = None,
     progress: Progress | None = None,
+    backlog_limit: int | None = None,
 ) -> UpdateResult:
     """Read every WARC file not yet in the catalog. With `finished_only`, crawls still
     without a report (collections/NAME/crawls/ID.json, written when a crawl ends) are left
-    for later, except `also` (the crawl that just ended)."""
+    for later, except `also` (the crawl that just ended). With `backlog_limit`, files of
+    other crawls beyond that many bytes are left to `bewaar catalog rebuild` (an archive
+    that predates its catalog is not read after one crawl)."""
     result = UpdateResult()
     for coll in root.collections():
         names = pending_files(con, coll)
+        if backlog_limit is not None and also is not None and names:
+            others = [n for n in names if peek_crawl_id(coll.archive / n) != also]
+            size = sum((coll.archive / n).stat().st_size for n in others)
+            if size > backlog_limit:
+                names = [n for n in names if n not in set(others)]
+                result.problems.append(
+                    f"{len(others)} earlier WARC file(s) of '{coll.name}' ({size / 1e9:.1f} GB) "
+                    "are not in the catalog yet: run `bewaar catalog rebuild` to read them in order"
+                )
         if not names:
             continue
         scans, problems = scan_files(coll, names, _file_progress(progress, coll.name))
@@ -211,6 +223,14 @@ def _account_of(page: CapturedPage) -> tuple[str, str, str]:
     t = page.target
     name = t.get("account") or urlsplit(page.url).netloc or "unknown"
     return name, t.get("platform") or "generic", t.get("handle") or ""
+
+
+def _same_handle(a: str | None, b: str | None) -> bool:
+    """"@minbzk@social.example", "minbzk@social.example" and "minbzk" name one account."""
+    if not a or not b:
+        return False
+    a, b = a.lower().lstrip("@"), b.lower().lstrip("@")
+    return a == b or a.split("@")[0] == b.split("@")[0]
 
 
 def _same_url(a: str | None, b: str | None) -> bool:
@@ -364,15 +384,21 @@ class _Applier:
     def _profile(
         self, pages: list[tuple[CapturedPage, int]]
     ) -> tuple[int | None, int | None, dict[str, int] | None]:
+        # the account's own profile page (a seed page, depth 0); of its profile objects the
+        # one whose handle is the account's, else the first
         found: tuple[dict[str, Any], CapturedPage, int] | None = None
         for page, page_row in pages:
-            if page.info.get("outcome") != "ok":
+            t = page.target
+            if page.info.get("outcome") != "ok" or (t.get("kind") != "profile" and t.get("depth") != 0):
                 continue
             for obj in page.objects:
-                if obj.get("type") == "profile":
-                    rank = page.target.get("kind") == "profile"
-                    if found is None or (rank and found[1].target.get("kind") != "profile"):
-                        found = (obj, page, page_row)
+                if obj.get("type") != "profile":
+                    continue
+                if _same_handle(obj.get("handle"), t.get("handle")):
+                    found = (obj, page, page_row)
+                    break
+                if found is None:
+                    found = (obj, page, page_row)
         if found is None:
             return None, None, None
         obj, page, page_row = found

@@ -266,3 +266,35 @@ def test_an_older_catalog_is_migrated_and_a_newer_one_refused(tmp_path: Path) ->
         open_catalog(path)
     with pytest.raises(EnvironmentProblem, match="newer than this bewaar"):
         open_readonly(path)
+
+
+def test_only_the_accounts_own_profile_page_is_its_profile(s: Synth) -> None:
+    a = post("1", "Vraag van de week")
+    crawl(s, "2024-05-01T10:00:00Z", profile_page(profile(bio="Officieel account"), a))
+    other = dict(profile(bio="Ik ben iemand anders", handle="burger"))
+    blocked = profile_page(handle="minbzk")
+    blocked.outcome, blocked.reason = "blocked", "login_wall: log in"
+    # the profile page met a login wall; a post page showed someone else's profile card
+    crawl(s, "2024-05-02T10:00:00Z", blocked, post_page(a, other))
+    assert kinds(s.root.path, everything=True) == []
+    # the profile page with several profile objects: the account's own is compared
+    crawl(s, "2024-05-03T10:00:00Z", profile_page(other, profile(bio="Nieuwe bio"), a))
+    (c,) = changes(s.root.path)
+    assert c["type"] == "profile" and c["fields"]["bio"]["new"] == "Nieuwe bio"
+
+
+def test_after_a_crawl_a_large_backlog_is_left_to_rebuild(s: Synth, monkeypatch) -> None:  # noqa: ANN001
+    from catalog import api
+
+    a = post("1", "een")
+    old = [s.crawl(f"2024-05-0{d}T10:00:00Z", [profile_page(profile(), a)]) for d in (1, 2)]
+    monkeypatch.setattr(api, "BACKLOG_BYTES", 1000)  # smaller than the two old files
+    new = s.crawl("2024-05-03T10:00:00Z", [profile_page(profile(), a)])
+    lines = update_after_crawl(s.root.path, "gov", new)
+    assert lines[0] == "catalog: mastodon:minbzk: first capture, 1 post(s) recorded"
+    assert "2 earlier WARC file(s) of 'gov'" in lines[1] and "bewaar catalog rebuild" in lines[1]
+    con = open_catalog(s.root.catalog_file)
+    rebuild(con, s.root.catalog_file, s.root)
+    crawls = [r[0] for r in con.execute("SELECT crawl_id FROM crawls ORDER BY id")]
+    con.close()
+    assert crawls == [*old, new]  # in order
