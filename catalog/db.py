@@ -25,7 +25,6 @@ Schema (version 2), one line per table; columns are described where they are cre
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -351,7 +350,3 @@ def write_transaction(con: sqlite3.Connection, path: Path) -> Iterator[sqlite3.C
         raise
     else:
         con.execute("COMMIT")
-
-
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -38,6 +38,8 @@ from bewaar.errors import FAILED, OK, InputError
 from bewaar.model import Root
 from catalog.db import open_catalog, write_transaction
 
+KEEP_LOGS = 50  # per account, in ROOT/.bewaar/watch/logs/
+
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -334,6 +336,8 @@ class Watch:
             code = self.child.wait()
             self.child = None
         end = datetime.now(UTC)
+        for old in sorted(log_dir.glob(f"{job.slug}-*.log"))[:-KEEP_LOGS]:
+            old.unlink(missing_ok=True)
         new = sorted((set(reports.glob("*.json")) if reports.is_dir() else set()) - before)
         crawl_id = new[-1].stem if new else None
         summary = self._summary(job, crawl_id, code, log_path)
@@ -427,15 +431,3 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return lines[-1][:200] if lines else ""
-
-
-def status_rows(root: Root) -> list[dict[str, Any]]:
-    con = open_catalog(root.catalog_file)
-    try:
-        return [dict(r) for r in con.execute("SELECT * FROM schedule ORDER BY next_due")]
-    finally:
-        con.close()
-
-
-def dumps(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, indent=1)
