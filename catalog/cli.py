@@ -146,7 +146,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     root = _root(args)
     if args.poll <= 0:
         raise InputError("--poll must be a positive number of seconds")
-    w = Watch(root, Path(args.seeds).resolve(), once=args.once, poll=args.poll)
+    w = Watch(root, Path(args.seeds).resolve(), once=args.once, poll=args.poll, wait=args.wait)
     w.install_signals()
     return w.run()
 
@@ -178,6 +178,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--poll", type=float, default=60.0,
         help="longest sleep in seconds between looking for due runs and seed-list edits",
+    )  # fmt: skip
+    p.add_argument(
+        "--wait", type=float, default=30.0,
+        help="seconds to wait for a catalog another process is writing before trying again "
+        "later (with --once: before giving up)",
     )  # fmt: skip
     p.set_defaults(func=cmd_watch)
 

@@ -326,9 +326,13 @@ def open_readonly(path: Path, wait: float = 10.0) -> sqlite3.Connection:
     return con
 
 
+class CatalogLocked(EnvironmentProblem):
+    """Another process holds the write lock longer than we were willing to wait."""
+
+
 def locked_or(e: sqlite3.OperationalError, path: Path) -> Exception:
     if "locked" in str(e) or "busy" in str(e):
-        return EnvironmentProblem(
+        return CatalogLocked(
             f"{path} is locked by another process (a crawl, `bewaar watch` or a rebuild): "
             "try again when it has finished, or give --wait more seconds"
         )

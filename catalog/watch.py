@@ -21,6 +21,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -36,9 +37,10 @@ import yaml
 from bewaar.config import Seed, SeedList, load_seed_list, parse_duration
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.model import Root
-from catalog.db import open_catalog, write_transaction
+from catalog.db import CatalogLocked, open_catalog, write_transaction
 
 KEEP_LOGS = 50  # per account, in ROOT/.bewaar/watch/logs/
+CATALOG_WAIT = 30.0  # seconds to wait for the catalog's write lock before trying again later
 
 
 def iso(dt: datetime) -> str:
@@ -135,6 +137,7 @@ class Watch:
         poll: float = 60.0,
         out: TextIO | None = None,
         crawl_command: Callable[[Path, Path], list[str]] | None = None,
+        wait: float = CATALOG_WAIT,
     ) -> None:
         self.root = root
         self.seed_file = seed_file
@@ -146,6 +149,7 @@ class Watch:
         self.failures = 0
         self.runs = 0
         self.crawl_command = crawl_command or _bewaar_crawl
+        self.wait = wait
         self.state = root.state_dir / "watch"
         self._seeds_mtime = 0.0
         self.seeds: SeedList | None = None
@@ -199,8 +203,8 @@ class Watch:
         """Schedule rows for the jobs: new accounts are due now; a shorter interval pulls
         the next run in."""
         now = datetime.now(UTC)
-        con = open_catalog(self.root.catalog_file)
-        try:
+
+        def write(con: sqlite3.Connection) -> None:
             with write_transaction(con, self.root.catalog_file):
                 for job in self.jobs:
                     row = con.execute(
@@ -221,18 +225,37 @@ class Watch:
                         "UPDATE schedule SET every = ?, next_due = ? WHERE collection = ? AND account = ?",
                         (job.every, due, job.collection, job.account),
                     )
-        finally:
-            con.close()
+
+        self._catalog(write)
+
+    def _catalog(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """fn(connection); while another process holds the catalog (a rebuild), a running
+        watch waits and tries again; `--once` fails at once (exit 3)."""
+        while True:
+            try:
+                con = open_catalog(self.root.catalog_file, wait=self.wait)
+                try:
+                    return fn(con)
+                finally:
+                    con.close()
+            except CatalogLocked as e:
+                if self.once or self.stopping.is_set():
+                    raise
+                self.log(f"{e}; trying again in {self.poll:.0f}s")
+                self.stopping.wait(self.poll)
+            except sqlite3.OperationalError as e:  # locked mid-statement
+                if "locked" not in str(e) or self.once or self.stopping.is_set():
+                    raise
+                self.log(f"catalog busy ({e}); trying again in {self.poll:.0f}s")
+                self.stopping.wait(self.poll)
 
     def schedule(self) -> dict[tuple[str, str], dict[str, Any]]:
-        con = open_catalog(self.root.catalog_file)
-        try:
-            return {
+        return self._catalog(
+            lambda con: {
                 (r["collection"], r["account"]): dict(r)
                 for r in con.execute("SELECT * FROM schedule").fetchall()
             }
-        finally:
-            con.close()
+        )
 
     def due(self) -> list[tuple[str, Job]]:
         rows = self.schedule()
@@ -373,52 +396,45 @@ class Watch:
         problems = (report.get("failures") or []) + (report.get("blocked") or [])
         if not pages.get("ok") and problems:
             text += f" ({problems[0].get('reason')})"
-        con = open_catalog(self.root.catalog_file)
-        try:
+        def read(con: sqlite3.Connection) -> tuple[sqlite3.Row | None, dict[str, int]]:
             row = con.execute(
                 "SELECT ac.posts_seen, a.id AS account_id, c.id AS crawl_row FROM account_crawls ac"
                 " JOIN accounts a ON a.id = ac.account JOIN crawls c ON c.id = ac.crawl"
                 " WHERE a.collection = ? AND a.name = ? AND c.crawl_id = ?",
                 (job.collection, job.account, crawl_id),
             ).fetchone()
-            counts = {}
-            if row is not None:
-                counts = dict(
-                    con.execute(
-                        "SELECT type, count(*) FROM changes WHERE account = ? AND crawl = ?"
-                        " GROUP BY type",
-                        (row["account_id"], row["crawl_row"]),
-                    ).fetchall()
-                )
-        finally:
-            con.close()
+            if row is None:
+                return None, {}
+            counts = con.execute(
+                "SELECT type, count(*) FROM changes WHERE account = ? AND crawl = ? GROUP BY type",
+                (row["account_id"], row["crawl_row"]),
+            ).fetchall()
+            return row, dict(counts)
+
+        row, counts = self._catalog(read)
         if row is None:
             return f"{text}; nothing for the catalog"
         found = ", ".join(f"{n} {t}" for t, n in sorted(counts.items())) or "no changes"
         return f"{text}, {row['posts_seen']} post(s) seen; {found}"
 
     def _mark_running(self, job: Job, start: datetime) -> None:
-        con = open_catalog(self.root.catalog_file)
-        try:
-            con.execute(
+        self._catalog(
+            lambda con: con.execute(
                 "UPDATE schedule SET last_start = ?, running = ? WHERE collection = ? AND account = ?",
                 (iso(start), f"{socket.gethostname()}:{os.getpid()}", job.collection, job.account),
             )
-        finally:
-            con.close()
+        )
 
     def _mark_done(
         self, job: Job, end: datetime, code: int, crawl_id: str | None, msg: str, next_due: datetime
     ) -> None:
-        con = open_catalog(self.root.catalog_file)
-        try:
-            con.execute(
+        self._catalog(
+            lambda con: con.execute(
                 "UPDATE schedule SET last_end = ?, last_exit = ?, last_crawl = ?, last_message = ?,"
                 " running = NULL, next_due = ? WHERE collection = ? AND account = ?",
                 (iso(end), code, crawl_id, msg, iso(next_due), job.collection, job.account),
             )
-        finally:
-            con.close()
+        )
 
 
 def _bewaar_crawl(seed_path: Path, root: Path) -> list[str]:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalog.db import open_catalog
 from catalog.watch import Job
 from tests.catalog.helpers import row
 from tests.conftest import BIN, free_port, make_root, run_bewaar, write_seeds
@@ -165,3 +167,28 @@ def test_watch_needs_an_interval(site: PlatformSite, tmp_path: Path) -> None:
     assert p.stderr.count("\n") == 1
     p = run_bewaar("watch", str(root / "missing.yaml"), "--root", str(root))
     assert p.returncode == 2 and "missing.yaml: file not found" in p.stderr
+
+
+def test_a_locked_catalog_is_waited_out_but_once_gives_up(site: PlatformSite, tmp_path: Path) -> None:
+    root = make_root(tmp_path / "root")
+    seeds = seed_list(root, site)
+    open_catalog(root / "catalog.sqlite").close()
+    con = sqlite3.connect(root / "catalog.sqlite", isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")  # as a long rebuild holds it
+    try:
+        p = run_bewaar("watch", str(seeds), "--root", str(root), "--once", "--wait", "0.2")
+        assert p.returncode == 3 and "is locked by another process" in p.stderr
+        proc = subprocess.Popen(
+            [str(BIN), "watch", str(seeds), "--root", str(root), "--poll", "1", "--wait", "0.2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "is locked by another process" in line and "trying again in 1s" in line, line
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    proc.send_signal(signal.SIGTERM)  # the lock is free now: it stops without crawling
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert "stopped after 0 run(s), 0 failed" in out
