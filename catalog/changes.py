@@ -67,7 +67,7 @@ def resolve_account(con: sqlite3.Connection, given: str, collection: str | None 
         raise InputError(f"unknown account '{given}': the catalog knows {known}")
     if len({r["name"] for r in match}) > 1:
         names = ", ".join(sorted({r["name"] for r in match}))
-        raise InputError(f"'{given}' matches several accounts ({names}): give platform:handle")
+        raise InputError(f"'{given}' matches several accounts ({names}): give one of these")
     return [r["id"] for r in match]
 
 

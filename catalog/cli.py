@@ -158,7 +158,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "changes", help="new, edited and deleted posts and profile changes found by re-crawls"
     )
     p.add_argument("--root", default=".", help="root directory (default: .)")
-    p.add_argument("--account", help="platform:handle (e.g. mastodon:minbzk), a handle or a host")
+    p.add_argument(
+        "--account",
+        help="an account as crawl summaries name it (mastodon:minbzk@social.example), its handle "
+        "as in the seed list (@minbzk@social.example), or a site's host",
+    )  # fmt: skip
     p.add_argument("--collection", help="only this collection")
     p.add_argument("--since", help="YYYY-MM-DD, an ISO 8601 time, or a span back (36h, 7d)")
     p.add_argument(
