@@ -105,6 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ok = resp.status == 200
         print(f"\nReplay:   {replay_url}  ({'answers' if ok else 'NOT answering'})")
         print(f"Search:   {url}/demo/*/{site.base_url}/*")
+        print(f"Overview: {url}/_overview")
         print(f"Verify:   bewaar verify --root {root.path} {job.collection.path}")
         print(f"Package:  bewaar package demo -o demo.wacz --root {root.path}")
         if args.no_serve:

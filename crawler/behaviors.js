@@ -163,28 +163,38 @@
     },
 
     // Play every audio/video muted to its end, fast, so the player loads all of it (MSE
-    // players fetch their chunks only as playback proceeds). Bounded by maxWaitMs.
-    async playMedia(maxWaitMs) {
+    // players fetch their chunks only as playback proceeds). Looping media plays once; media
+    // that stops advancing for stallMs is left as it is. Bounded by maxWaitMs.
+    async playMedia(maxWaitMs, stallMs) {
       const media = [...document.querySelectorAll("video, audio")];
       await Promise.all(media.map((m) => new Promise((resolve) => {
         let done = false;
+        const looped = m.loop;
+        let last = -1;
+        let lastMove = Date.now();
         const finish = () => {
           if (done) return;
           done = true;
-          try { m.pause(); } catch (e) { /* */ }
+          clearTimeout(timer);
+          clearInterval(watch);
+          try { m.pause(); m.loop = looped; } catch (e) { /* */ }
           resolve();
         };
         const timer = setTimeout(finish, maxWaitMs);
-        const end = () => { clearTimeout(timer); finish(); };
-        m.addEventListener("ended", end, { once: true });
-        m.addEventListener("error", end, { once: true });
+        const watch = setInterval(() => {
+          if (m.currentTime !== last) { last = m.currentTime; lastMove = Date.now(); }
+          else if (Date.now() - lastMove > stallMs) finish();
+        }, 250);
+        m.addEventListener("ended", finish, { once: true });
+        m.addEventListener("error", finish, { once: true });
         m.muted = true;
+        m.loop = false;
         try {
           m.preload = "auto";
           m.playbackRate = 16;
           const p = m.play();
-          if (p && p.catch) p.catch(() => end());
-        } catch (e) { end(); }
+          if (p && p.catch) p.catch(() => finish());
+        } catch (e) { finish(); }
       })));
       return media.length;
     },

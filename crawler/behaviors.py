@@ -23,6 +23,7 @@ from crawler.recorder import NetworkRecorder
 
 log = logging.getLogger(__name__)
 JS = (Path(__file__).parent / "behaviors.js").read_text(encoding="utf-8")
+MEDIA_STALL_MS = 4000  # media whose playback stops advancing this long is left as it is
 
 
 @dataclass
@@ -202,7 +203,10 @@ class BehaviorRunner:
             await self.scroll()
 
     async def sweep(self) -> None:
-        """From the top down, a viewport at a time, so every lazy image is seen once."""
+        """From the top down, a viewport at a time, so every lazy image is seen once. Only
+        as far as scrolling reached: the sweep must not load more of an infinite timeline
+        than max_scrolls / scroll_timeout allowed."""
+        end = (await _call(self.page, "() => window.__bewaar.metrics()"))["height"]
         await _call(self.page, "(y) => window.__bewaar.scrollTo(y)", 0)
         steps = 0
         while self._time_left() > -10 and steps < 400:
@@ -210,14 +214,17 @@ class BehaviorRunner:
             m = await _call(self.page, "(f) => window.__bewaar.scrollStep(f)", 0.9)
             steps += 1
             await self._quiet(timeout=4.0)
-            if m["top"] <= before["top"] or m["top"] + m["view"] >= m["height"] - 5:
+            bottom = m["top"] + m["view"]
+            if m["top"] <= before["top"] or bottom >= m["height"] - 5 or bottom >= end:
                 break
         await self._quiet()
         await _call(self.page, "(y) => window.__bewaar.scrollTo(y)", 0)
 
     async def play_media(self) -> None:
         n = await _call(
-            self.page, "(ms) => window.__bewaar.playMedia(ms)", int(self.cfg.media_timeout * 1000)
+            self.page,
+            "([ms, stall]) => window.__bewaar.playMedia(ms, stall)",
+            [int(self.cfg.media_timeout * 1000), MEDIA_STALL_MS],
         )
         self.log.media = int(n or 0)
         if n:

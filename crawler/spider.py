@@ -67,6 +67,7 @@ class CaptureSpider(scrapy.Spider):
         self._rechecked = False
         self._media: dict[int, set[str]] = {}  # target -> distinct media items seen
         self._queued_posts: set[str] = set()
+        self._streams_fetched: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
@@ -211,7 +212,10 @@ class CaptureSpider(scrapy.Spider):
         sources += [e.url for e in cap.exchanges if is_manifest(e.url, e.mime) and e.status == 200]
         if cap.target.get("kind") == "post" and has_site_extractor(cap.final_url):
             sources.insert(0, cap.final_url)
-        sources = list(dict.fromkeys(sources))[:MAX_MEDIA_PER_PAGE]
+        # once per crawl: later pages embedding the same stream record it as the browser plays it
+        sources = [u for u in dict.fromkeys(sources) if u not in self._streams_fetched]
+        sources = sources[:MAX_MEDIA_PER_PAGE]
+        self._streams_fetched.update(sources)
         results = []
         for src in sources:
             res = await asyncio.to_thread(

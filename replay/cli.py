@@ -22,8 +22,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(f"Replay of {root.path} at {url}/ (collections: {names})")
     for c in root.collections():
         print(f"  {url}/{c.name}/  — search and replay '{c.name}'")
-    if root.catalog_file.exists():
-        print(f"  {url}/_overview  — every account and post, searchable")
+    print(f"  {url}/_overview  — every account and post, searchable")
     print("Press Ctrl-C to stop.", flush=True)
     return server.wait()
 

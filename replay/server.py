@@ -84,8 +84,8 @@ class ReplayServer:
             "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),
             "--host", self.host, "--port", str(self.port),
         ]
-        if self.root.catalog_file.exists():
-            cmd += ["--catalog", str(self.root.catalog_file)]
+        # always mounted: the overview says "no catalog yet" until the first crawl made one
+        cmd += ["--catalog", str(self.root.catalog_file)]
         self.proc = subprocess.Popen(
             cmd, cwd=self.root.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
