@@ -166,6 +166,7 @@ class BehaviorRunner:
         re-enabled after each page); a click that changes nothing retires it.
         """
         clicks_per_control: dict[str, int] = {}
+        failures: dict[str, int] = {}
         while self.log.clicks < self.cfg.max_clicks and self._time_left() > 0:
             controls = await _call(
                 self.page,
@@ -179,14 +180,18 @@ class BehaviorRunner:
             el = self.page.locator(f'[data-bewaar-id="{cid}"]').first
             before = await _call(self.page, "() => window.__bewaar.mutations()")
             try:
-                await el.scroll_into_view_if_needed(timeout=2000)
+                # plain scrolling: Playwright's actionability waits time out on a busy machine
+                await el.evaluate("e => e.scrollIntoView({block: 'center', inline: 'nearest'})")
                 try:
-                    await el.click(timeout=3000)
+                    await el.click(timeout=10000)
                 except PlaywrightError:
-                    await el.evaluate("e => e.click()")  # covered by something: click directly
+                    await el.evaluate("e => e.click()")  # covered or still moving: click directly
             except PlaywrightError as e:
-                self.log.notes.append(f"could not click {text!r}: {str(e).splitlines()[0]}")
-                await _call(self.page, "(id) => window.__bewaar.controlDone(id)", cid)
+                failures[cid] = failures.get(cid, 0) + 1
+                if failures[cid] >= 3:
+                    self.log.notes.append(f"could not click {text!r}: {str(e).splitlines()[0]}")
+                    await _call(self.page, "(id) => window.__bewaar.controlDone(id)", cid)
+                await self._quiet()
                 continue
             self.log.clicks += 1
             self.log.clicked.append(text)

@@ -92,16 +92,26 @@ class Replay:
                 self.proc.kill()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Chromium for checking pages, confined to loopback like the crawler."""
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """One Playwright and one headless Chromium for the whole session, confined to loopback
+    like the crawler. Playwright's sync API allows one instance per thread, so every test
+    module shares this one."""
     from playwright.sync_api import sync_playwright
 
     from tests.chromium import launch
 
-    with sync_playwright() as p:
-        b = launch(p)
+    pw = sync_playwright().start()
+    try:
+        b = launch(pw)
         try:
             yield b
         finally:
             b.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture
+def browser(chromium_browser: Any) -> Any:
+    return chromium_browser

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.chromium import launch
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
 from tests.pagecheck import (
     Seen,
@@ -33,15 +32,8 @@ REPLY_POSTS = ("p003", "p004", "p005")  # 2, 5 and 8 replies; Dutch and English 
 
 
 @pytest.fixture(scope="module")
-def pw_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
+def pw_browser(chromium_browser: Any) -> Any:
+    return chromium_browser
 
 
 @pytest.fixture(scope="module")

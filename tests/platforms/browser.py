@@ -39,12 +39,17 @@ _VISIBLE_JS = """(sel) => [...document.querySelectorAll(sel)].filter(e => {
 
 
 class Renderer:
-    """One Chromium for a test session; a fresh context (no cookies) per page."""
+    """Renders fixture pages; a fresh context (no cookies) per page."""
 
-    def __init__(self) -> None:
+    def __init__(self, browser: Browser | None = None) -> None:
+        """With `browser`, render in it (and leave it open); else start one's own."""
+        self._pw = None
+        if browser is not None:
+            self.browser: Browser = browser
+            return
         self._pw = sync_playwright().start()
         try:
-            self.browser: Browser = self._pw.chromium.launch(
+            self.browser = self._pw.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
         except Exception:
@@ -52,6 +57,8 @@ class Renderer:
             raise
 
     def close(self) -> None:
+        if self._pw is None:
+            return
         try:
             self.browser.close()
         finally:

@@ -1,8 +1,9 @@
-"""Shared fixtures: one Chromium per session, and the seven platform sites."""
+"""Shared fixtures: a renderer on the session's Chromium."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,9 @@ from tests.platforms.browser import Renderer
 
 
 @pytest.fixture(scope="session")
-def renderer() -> Iterator[Renderer]:
-    r = Renderer()
+def renderer(chromium_browser: Any) -> Iterator[Renderer]:
+    """Renders with the session's shared Chromium (one Playwright per thread)."""
+    r = Renderer(chromium_browser)
     try:
         yield r
     finally:
