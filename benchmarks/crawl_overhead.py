@@ -8,7 +8,8 @@ pages), then, best of --runs each:
     signing, indexing included): wall time and pages/minute;
   * a bare Playwright visit of the same pages, same browser flags, same concurrency and the
     same behaviours (scrolling, clicking, media, sweeping), but no recording: the network is
-    only watched for quiet, no bodies are kept, nothing is written.
+    only watched for quiet, no bodies are kept, nothing is written. Like the crawl it runs as
+    its own process, so both are timed from command start to finish.
 Overhead = crawl time / bare time (target <= 1.10). Results go to benchmarks/results/.
 """
 
@@ -55,7 +56,20 @@ def crawl_once(site: SocialSite, concurrency: int) -> tuple[float, int]:
     return elapsed, pages
 
 
-async def bare_once(urls: list[str], concurrency: int) -> float:
+def bare_once(urls: list[str], concurrency: int) -> float:
+    """The bare visit as its own process, like the crawl: both pay interpreter start-up."""
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--bare", "--concurrency", str(concurrency), *urls],
+        capture_output=True, text=True,
+    )
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"bare visit failed: {proc.stderr}")
+    return elapsed
+
+
+async def bare_visit(urls: list[str], concurrency: int) -> None:
     from playwright.async_api import async_playwright
 
     cfg = RootConfig.model_validate({"browser": {"loopback_only": True}})
@@ -64,7 +78,6 @@ async def bare_once(urls: list[str], concurrency: int) -> float:
     for u in urls:
         queue.put_nowait(u)
     async with async_playwright() as p:
-        t = time.perf_counter()
         browser = await p.chromium.launch(executable_path=find_chromium(), args=chromium_args(cfg))
         context = await browser.new_context(**context_kwargs(cfg, user_agent=browser_user_agent(find_chromium())))
 
@@ -83,7 +96,6 @@ async def bare_once(urls: list[str], concurrency: int) -> float:
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         await browser.close()
-        return time.perf_counter() - t
 
 
 def main() -> None:
@@ -91,13 +103,18 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=40)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.bare:
+        asyncio.run(bare_visit(args.urls, args.concurrency))
+        return
     with SocialSite(posts=args.posts) as site:
         urls = [site.profile_url] + [site.post_url(p.id) for p in site.posts]
         crawl_times, bare_times = [], []
         pages = 0
         for _ in range(args.runs):
-            bare_times.append(asyncio.run(bare_once(urls, args.concurrency)))
+            bare_times.append(bare_once(urls, args.concurrency))
             t, pages = crawl_once(site, args.concurrency)
             crawl_times.append(t)
     crawl_t, bare_t = min(crawl_times), min(bare_times)
