@@ -29,3 +29,4 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/crawl_overhead.py
 	$(BIN)/python benchmarks/verify_throughput.py
+	$(BIN)/python benchmarks/catalog_scale.py
