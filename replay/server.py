@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,24 @@ def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
     return config_path, rules_path
 
 
+def _death_signal() -> Callable[[], None] | None:
+    """Linux: a pre-exec hook that makes the pywb process receive SIGTERM when bewaar's
+    process ends, however it ends, so no orphaned server keeps the port. libc is loaded here,
+    in the parent: between fork and exec the child must not import anything (another thread
+    may hold the import lock)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return hook
+
+
 class ReplayServer:
     """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
 
@@ -87,7 +108,12 @@ class ReplayServer:
         # always mounted: the overview says "no catalog yet" until the first crawl made one
         cmd += ["--catalog", str(self.root.catalog_file)]
         self.proc = subprocess.Popen(
-            cmd, cwd=self.root.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cmd,
+            cwd=self.root.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_death_signal() if sys.platform.startswith("linux") else None,
         )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
@@ -125,8 +151,9 @@ class ReplayServer:
                 sys.stderr.write(line)
             return self.proc.wait()
         except KeyboardInterrupt:
-            self.stop()
             return 0
+        finally:
+            self.stop()
 
     def __enter__(self) -> str:
         return self.start()

@@ -168,3 +168,26 @@ def test_replay_binds_loopback_by_default(tmp_path: Path) -> None:
             addr = socket.gethostbyname(socket.gethostname())
             if addr != "127.0.0.1" and not addr.startswith("127."):
                 assert s.connect_ex((addr, rp.port)) != 0
+
+
+def _port_closes(port: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def test_replay_leaves_no_server_behind_when_killed(tmp_path: Path) -> None:
+    """pywb runs as a child process: it must end with `bewaar replay`, even on SIGKILL."""
+    (tmp_path / "collections/x/archive").mkdir(parents=True)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        rp = Replay(tmp_path).__enter__()
+        assert rp.proc is not None
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", rp.port)) == 0
+        rp.proc.send_signal(sig)
+        rp.proc.wait(15)
+        assert _port_closes(rp.port), f"pywb still listening after {sig.name}"
