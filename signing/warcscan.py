@@ -19,12 +19,14 @@ import hashlib
 import io
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
@@ -34,6 +36,35 @@ CHUNK = 1024 * 1024  # file reads and hash updates
 READ_BLOCK = 64 * 1024  # what warcio inflates at a time (see HashingReader)
 MAX_SCREENSHOTS = 50
 MAX_SCREENSHOT_BYTES = 20 * 1024 * 1024
+
+
+try:  # Intel ISA-L's inflate (python-isal): same API as zlib, about twice as fast here
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - platforms without an isal wheel fall back to zlib
+    _inflate = zlib  # type: ignore[assignment]
+
+
+class _FastInflateReader(DecompressingBufferedReader):
+    """warcio's reader with ISA-L inflating the gzip members.
+
+    Inflating every record is what bounds verification of text-heavy WARCs (measured: zlib
+    47 MB/s, ISA-L 88 MB/s of compressed HTML-like WARC); warcio picks its decompressor from
+    this class attribute, so a subclass is all it takes.
+    """
+
+    DECOMPRESSORS = {  # noqa: RUF012 - mirrors warcio's class attribute
+        **DecompressingBufferedReader.DECOMPRESSORS,
+        "gzip": lambda: _inflate.decompressobj(16 + _inflate.MAX_WBITS),
+    }
+
+
+class _FastArchiveIterator(ArchiveIterator):
+    """ArchiveIterator reading through `_FastInflateReader` (it has not read anything yet
+    when its reader is swapped)."""
+
+    def __init__(self, fileobj: BinaryIO, *, block_size: int, **kwargs: Any) -> None:
+        super().__init__(fileobj, block_size=block_size, **kwargs)
+        self.reader = _FastInflateReader(self.fh, block_size=block_size)
 
 
 class _ThreadStderr:
@@ -399,7 +430,7 @@ def scan(
     # warcio writes some warnings straight to stderr; they become findings here instead
     try:
         with _warcio_messages() as sink:
-            it = ArchiveIterator(tee, no_record_parse=True, block_size=READ_BLOCK)
+            it = _FastArchiveIterator(tee, no_record_parse=True, block_size=READ_BLOCK)
             for record in it:
                 index += 1
                 if record.format != "warc":

@@ -271,5 +271,6 @@ def test_scanning_never_swallows_other_threads_stderr(tmp_path: Path, capfd: pyt
         t.join()
     err = capfd.readouterr().err
     assert "progress line" in err
-    assert "Error -3" not in err  # warcio's complaint became the finding below, not noise
+    # warcio's complaint (zlib's or ISA-L's wording) became the finding below, not noise
+    assert {line for line in err.splitlines()} == {"progress line"}, err
     assert any("corrupt" in p for r in result.records for p in r.problems), result
