@@ -9,7 +9,7 @@ from pathlib import Path
 from bewaar.config import SigningConfig, load_root_config
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.model import WARC_SUFFIX
-from signing import api, evidence, keys, sign, trust, verify, wacz
+from signing import api, keys, sign, trust, verify
 
 
 def _root_arg(p: argparse.ArgumentParser) -> None:
@@ -207,6 +207,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_package(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
+    from signing import wacz  # pulls in cdxj-indexer; only `package` needs it
+
     r = wacz.package(args.root, cfg, args.collection, args.output, args.date_from, args.date_to, args.title)
     print(f"wrote {r.path}: {len(r.warcs)} WARC file(s), {r.pages} page(s), signed; timestamp {r.timestamp}"
           + (f" ({r.reason})" if r.reason else ""))
@@ -231,6 +233,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     paths = args.paths or [args.root]
     report = verify.verify_paths(paths, policy)
     if args.report:
+        from signing import evidence
+
         evidence.write(report, args.report)
     if args.json:
         print(report.as_json())
