@@ -8,8 +8,9 @@ pages), then, best of --runs each:
     signing, indexing included): wall time and pages/minute;
   * a bare Playwright visit of the same pages, same browser flags, same concurrency and the
     same behaviours (scrolling, clicking, media, sweeping), but no recording: the network is
-    only watched for quiet, no bodies are kept, nothing is written. Like the crawl it runs as
-    its own process, so both are timed from command start to finish.
+    only watched for quiet, no bodies are kept, nothing is written. Like the depth-1 crawl it
+    visits the profile first and then the posts linked from its rendered DOM, and like the
+    crawl it runs as its own process, so both are timed from command start to finish.
 Overhead = crawl time / bare time (target <= 1.10). Results go to benchmarks/results/.
 """
 
@@ -74,26 +75,39 @@ async def bare_visit(urls: list[str], concurrency: int) -> None:
 
     cfg = RootConfig.model_validate({"browser": {"loopback_only": True}})
     behaviors = Behaviors()
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for u in urls:
-        queue.put_nowait(u)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=find_chromium(), args=chromium_args(cfg))
         context = await browser.new_context(**context_kwargs(cfg, user_agent=browser_user_agent(find_chromium())))
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        async def visit(url: str) -> list[str]:
+            page = await context.new_page()
+            try:
+                rec = NetworkRecorder(page, keep_bodies=False)
+                await rec.start()
+                await page.goto(url, wait_until="load")
+                await BehaviorRunner(page, rec, behaviors).run()
+                links = await page.evaluate("() => window.__bewaar.links()")
+                await rec.finish()
+                return links
+            finally:
+                await page.close()
 
         async def worker() -> None:
             while not queue.empty():
-                url = queue.get_nowait()
-                page = await context.new_page()
-                try:
-                    rec = NetworkRecorder(page, keep_bodies=False)
-                    await rec.start()
-                    await page.goto(url, wait_until="load")
-                    await BehaviorRunner(page, rec, behaviors).run()
-                    await rec.finish()
-                finally:
-                    await page.close()
+                await visit(queue.get_nowait())
 
+        # Like the depth-1 crawl: the posts are known only once the profile has rendered, so
+        # the profile is visited first and its rendered links (those the crawl also followed)
+        # fill the queue. Handing the workers every URL up front would time link discovery,
+        # not recording.
+        wanted = set(urls[1:])
+        for link in await visit(urls[0]):
+            if link in wanted:
+                wanted.discard(link)
+                queue.put_nowait(link)
+        for missing in sorted(wanted):  # pages the profile did not link still get visited
+            queue.put_nowait(missing)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         await browser.close()
 
