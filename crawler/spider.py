@@ -73,6 +73,7 @@ class CaptureSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
     def _idle(self) -> None:
@@ -252,10 +253,16 @@ class CaptureSpider(scrapy.Spider):
             return
         finally:
             await _close(page)
+        media = None
         if self.job.seeds.behaviors.full_media and cap.block is None:
-            await self._full_media(cap, cookies)
-        async for out in self._handle_capture(cap, target, info):
-            yield out
+            # runs while the page's links are already being crawled (see _handle_capture)
+            media = asyncio.ensure_future(self._full_media(cap, cookies))
+        try:
+            async for out in self._handle_capture(cap, target, info, media):
+                yield out
+        finally:
+            if media is not None and not media.done():  # the crawl stopped under us
+                media.cancel()
 
     async def on_error(self, failure: Failure) -> AsyncIterator[Any]:
         request = failure.request
@@ -285,6 +292,18 @@ class CaptureSpider(scrapy.Spider):
         await _close(page)
         self._fail(target, info.get("url", request.url), reason)
 
+    def _spider_error(self, failure: Failure, response: Response, spider: Any) -> None:
+        """A bug in bewaar while handling a page must not pass for a clean crawl: Scrapy's own
+        report of it is silenced with the library noise, so it becomes a failure here."""
+        info = response.meta.get("bewaar") or {}
+        target = self.job.targets[info.get("target", 0)]
+        err = failure.value
+        self._fail(
+            target, info.get("url", response.url),
+            f"bewaar could not process the page ({type(err).__name__}: {err}); "
+            "run again with -vv and report this as a bug",
+        )
+
     # -- outcome ----------------------------------------------------------------------
     def _fail(self, target: Target, url: str, reason: str) -> None:
         self.job.failed += 1
@@ -294,8 +313,12 @@ class CaptureSpider(scrapy.Spider):
         log.warning("failed: %s: %s", url, reason)
 
     async def _handle_capture(
-        self, cap: PageCapture, target: Target, info: dict[str, Any]
+        self, cap: PageCapture, target: Target, info: dict[str, Any],
+        streams: asyncio.Future[None] | None = None,
     ) -> AsyncIterator[Any]:
+        """Judge the capture, follow its links, then hand it to the pipelines once `streams`
+        (yt-dlp fetching the page's streams, which can take minutes for a long video) is done:
+        the posts a profile links do not wait for the profile's video."""
         depth = int(info.get("depth", 0))
         cap.target = {
             "seed": target.index,
@@ -371,23 +394,24 @@ class CaptureSpider(scrapy.Spider):
             stats.failed += 1
             self.job.failures.append((cap.url, cap.reason))
 
+        attempt = int(info.get("attempt", 1))
+        retrying = retry and attempt < MAX_429_ATTEMPTS
+        if not retrying and cap.outcome == "ok" and depth < target.depth:
+            for req in self._follow(cap, target, depth, info.get("kind", "page")):
+                yield req
+
+        if streams is not None:
+            await streams
         finish_resources(cap)
         yield cap
 
-        attempt = int(info.get("attempt", 1))
-        if retry and attempt < MAX_429_ATTEMPTS:
+        if retrying:
             delay = RETRY_BASE_SECONDS * 2 ** (attempt - 1)
             self.job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {attempt + 1})")
             await asyncio.sleep(delay)
             yield self.page_request(
                 target, info["url"], depth, info.get("kind", "page"), attempt + 1, retry_of=cap.url
             )
-            return
-
-        if cap.outcome != "ok" or depth >= target.depth:
-            return
-        for req in self._follow(cap, target, depth, info.get("kind", "page")):
-            yield req
 
     def _follow(self, cap: PageCapture, target: Target, depth: int, kind: str) -> list[Request]:
         adapter = self.adapters.get(target.index)
