@@ -199,7 +199,7 @@ class CaptureSpider(scrapy.Spider):
 
         return analyze
 
-    async def _full_media(self, cap: PageCapture, cookies: list[dict[str, Any]]) -> None:
+    async def _full_media(self, cap: PageCapture, cookies: list[dict[str, Any]], kind: str) -> None:
         """Streams the page names (HLS/DASH playlists), and the post itself where yt-dlp has
         an extractor for the site, fetched whole with yt-dlp and recorded."""
         from crawler.capture import add_media
@@ -211,7 +211,7 @@ class CaptureSpider(scrapy.Spider):
                 if m.get("url") and is_manifest(m["url"], m.get("mime") or ""):
                     sources.append(m["url"])
         sources += [e.url for e in cap.exchanges if is_manifest(e.url, e.mime) and e.status == 200]
-        if cap.target.get("kind") == "post" and has_site_extractor(cap.final_url):
+        if kind == "post" and has_site_extractor(cap.final_url):
             sources.insert(0, cap.final_url)
         # once per crawl: later pages embedding the same stream record it as the browser plays it
         sources = [u for u in dict.fromkeys(sources) if u not in self._streams_fetched]
@@ -256,7 +256,7 @@ class CaptureSpider(scrapy.Spider):
         media = None
         if self.job.seeds.behaviors.full_media and cap.block is None:
             # runs while the page's links are already being crawled (see _handle_capture)
-            media = asyncio.ensure_future(self._full_media(cap, cookies))
+            media = asyncio.ensure_future(self._full_media(cap, cookies, info.get("kind", "page")))
         try:
             async for out in self._handle_capture(cap, target, info, media):
                 yield out
