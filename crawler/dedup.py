@@ -7,6 +7,8 @@ same script or video is stored once per collection, and replay still serves ever
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ def _ts_to_iso(ts: str) -> str:
 class DedupIndex:
     def __init__(self) -> None:
         self._by_digest: dict[str, Original] = {}
+        self._added: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._by_digest)
@@ -34,7 +37,23 @@ class DedupIndex:
         return self._by_digest.get(digest)
 
     def add(self, digest: str, original: Original) -> None:
+        if digest not in self._by_digest and self._added is not None:
+            self._added.append(digest)
         self._by_digest.setdefault(digest, original)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Originals added inside are forgotten if it fails: a page cut from the WARC after a
+        failed write must not become the target of later revisits."""
+        self._added = []
+        try:
+            yield
+        except BaseException:
+            for digest in self._added:
+                self._by_digest.pop(digest, None)
+            raise
+        finally:
+            self._added = None
 
     @classmethod
     def from_cdxj(cls, paths: list[Path]) -> DedupIndex:

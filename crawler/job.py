@@ -83,6 +83,7 @@ class CrawlJob:
         self.messages: list[str] = []
         self.page_entries: list[dict[str, Any]] = []
         self.sign_failures = 0
+        self.write_error: str | None = None  # the WARC could not be written: crawl stopped
         self.quiet = False
         self.software = SOFTWARE
         self.user_agent = ""

@@ -9,12 +9,13 @@ from typing import Any
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
 
 from bewaar.model import PageEntry, append_pages
 from crawler.capture import PageCapture
 from crawler.dedup import DedupIndex
 from crawler.indexer import add_to_index
-from crawler.warc_writer import WarcFiles, recover, warcinfo_fields
+from crawler.warc_writer import WarcFiles, WarcWriteError, recover, warcinfo_fields
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,11 @@ class WarcPipeline:
         if not isinstance(item, PageCapture) or self.files is None:
             return item
         job = spider.job
-        written = self.files.write_page(item.exchanges, item.resources, main_url=item.final_url)
+        try:
+            written = self.files.write_page(item.exchanges, item.resources, main_url=item.final_url)
+        except WarcWriteError as e:
+            self._write_failed(job, item, str(e))
+            return item
         job.bytes_written = self.files.bytes_written
         job.records += written.records
         t = item.target
@@ -110,6 +115,24 @@ class WarcPipeline:
         item.resources = []
         item.dom = ""
         return item
+
+    def _write_failed(self, job: Any, item: PageCapture, reason: str) -> None:
+        """Nothing more can be stored: count the page as failed and stop the crawl, rather than
+        browse on and lose every further page (the ones written before are kept)."""
+        stats = job.accounts[item.target.get("account", "")]
+        if item.outcome == "ok":  # counted as captured when it was judged; it is not stored
+            job.done -= 1
+            stats.pages -= 1
+        job.failed += 1
+        stats.failed += 1
+        job.failures.append((item.final_url or item.url, f"not stored: {reason}"))
+        item.outcome, item.reason = "failed", f"not stored: {reason}"
+        if job.write_error is None:
+            job.write_error = reason
+            log.error("%s; stopping the crawl", reason)
+            engine = self.crawler.engine
+            if engine is not None:
+                deferred_from_coro(engine.close_spider_async(reason="warc_write_failed"))
 
     def close_spider(self, spider: Spider) -> None:
         if self.files is not None:

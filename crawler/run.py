@@ -11,7 +11,7 @@ from typing import Any
 
 from bewaar.config import RootConfig, SeedList
 from bewaar.environment import find_chromium
-from bewaar.errors import FAILED, OK
+from bewaar.errors import FAILED, OK, BewaarError
 from bewaar.model import Root
 from crawler.indexer import add_to_index
 from crawler.job import CrawlJob
@@ -104,12 +104,31 @@ def run_crawl(
     process.crawl(CaptureSpider, job=job, adapters=adapters)
     process.start()
 
-    entries = add_to_index(job.collection, job.warcs)
-    write_report(job, entries)  # the catalog reads it
-    _update_catalog(job)
-    report = write_report(job, entries)  # now with the catalog's findings
+    root, name = job.root.path, job.collection.name
+    try:
+        entries = add_to_index(job.collection, job.warcs)
+        write_report(job, entries)  # the catalog reads it
+        _update_catalog(job)
+        report = write_report(job, entries)  # now with the catalog's findings
+    except OSError as e:
+        raise BewaarError(
+            f"the captured pages are kept in {job.collection.archive}, but the index, report or "
+            f"catalog could not be written ({e.strerror or e}); free space, then run "
+            f"`bewaar index {name} --root {root}` and `bewaar catalog rebuild --root {root}`",
+            FAILED,
+        ) from e
     if not quiet:
         print_summary(job, entries, report)
+    if job.write_error:
+        kept = (
+            "the pages stored before it are kept (signed and indexed)" if job.warcs
+            else "no page had been stored yet"
+        )
+        print(
+            f"error: {job.write_error}. The crawl stopped; {kept}. "
+            "Free space (or raise the file size limit) and crawl again.",
+            file=sys.stderr, flush=True,
+        )
     # a blocked page (login wall, rate limit) is not a capture of the account: attention needed
     return (FAILED if (job.failed or job.blocked or job.sign_failures) else OK), job
 

@@ -8,6 +8,7 @@ complete records `recover()` keeps (nothing captured is lost).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -124,6 +125,11 @@ def _reason(status: int) -> str:
 # ----------------------------------------------------------------------------- writer
 
 
+class WarcWriteError(Exception):
+    """Writing the WARC failed (disk full, file size limit, I/O error); no page is written
+    after it, and the pages written whole before it are kept."""
+
+
 class WarcFiles:
     """A rotating set of WARC files for one crawl of one collection."""
 
@@ -150,6 +156,8 @@ class WarcFiles:
         self._path: Path | None = None
         self._stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         self._rand = secrets.token_hex(3)
+        self._pages_from = 0  # where the current file's first page starts (after warcinfo)
+        self.broken: str | None = None  # why writing stopped, once it has
 
     # -- files ------------------------------------------------------------------------
     def _open(self) -> WARCWriter:
@@ -164,6 +172,7 @@ class WarcFiles:
         info["crawl-id"] = self.crawl_id
         rec = self._writer.create_warcinfo_record(name, info)
         self._writer.write_record(rec)
+        self._pages_from = self._fh.tell()
         return self._writer
 
     def close_file(self) -> Path | None:
@@ -197,10 +206,33 @@ class WarcFiles:
         resources: Iterable[Resource] = (),
         main_url: str | None = None,
     ) -> Written:
-        """Write one page's exchanges then its resources, all in the same file."""
-        writer = self._open()
+        """Write one page's exchanges then its resources, all in the same file. A page is
+        written whole or not at all: on a failed write the file is cut back to where the page
+        began, finished, and WarcWriteError raised."""
+        if self.broken:
+            raise WarcWriteError(self.broken)
+        start = 0
+        try:
+            writer = self._open()
+            assert self._fh is not None
+            start = self._fh.tell()
+            with self.dedup.transaction():
+                written = self._write_page(writer, start, exchanges, resources, main_url)
+        except OSError as e:
+            self._abandon(start, e)
+            raise WarcWriteError(self.broken) from e
+        self._maybe_rotate()
+        return written
+
+    def _write_page(
+        self,
+        writer: WARCWriter,
+        start: int,
+        exchanges: Iterable[Exchange],
+        resources: Iterable[Resource],
+        main_url: str | None,
+    ) -> Written:
         assert self._fh is not None and self._path is not None
-        start = self._fh.tell()
         count = 0
         main_id: str | None = None
         for ex in exchanges:
@@ -234,9 +266,31 @@ class WarcFiles:
         self._fh.flush()
         size = self._fh.tell() - start
         self.bytes_written += size
-        name = self._path.name
-        self._maybe_rotate()
-        return Written(name, main_id, count, size)
+        return Written(self._path.name, main_id, count, size)
+
+    def _abandon(self, keep: int, err: OSError) -> None:
+        """After a failed write: cut the file back to the pages written whole and finish it
+        (signed and indexed like any other); refuse every later page."""
+        fh, path = self._fh, self._path
+        self.broken = f"could not write the WARC: {err.strerror or err}" + (f" ({path.name})" if path else "")
+        self._fh = self._writer = self._path = None
+        if fh is None or path is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            fh.close()  # may flush the failed page's buffered bytes: cut again below
+        try:
+            if keep <= self._pages_from:  # nothing but warcinfo in it
+                path.unlink()
+                return
+            with path.open("r+b") as f:
+                f.truncate(keep)
+                os.fsync(f.fileno())
+            self._path = path
+            self._fh = path.open("ab")
+            self.close_file()
+        except OSError as e:  # still failing: the next crawl's recover() keeps the whole records
+            log.warning("%s stays in tmp/ for the next crawl to recover: %s", path.name, e)
+            self._fh = self._writer = self._path = None
 
     def _write_exchange(self, writer: WARCWriter, ex: Exchange) -> str | None:
         """Write request + response (or revisit); return the response record's id."""

@@ -191,3 +191,54 @@ def test_replay_leaves_no_server_behind_when_killed(tmp_path: Path) -> None:
         rp.proc.send_signal(sig)
         rp.proc.wait(15)
         assert _port_closes(rp.port), f"pywb still listening after {sig.name}"
+
+
+def test_warc_write_failure_stops_the_crawl_and_keeps_whole_pages(tmp_path: Path) -> None:
+    """A real write failure: once the crawl is writing, its own process (not Chromium) gets a
+    file size limit (RLIMIT_FSIZE; writes past it fail with EFBIG, as on a full disk)."""
+    import resource
+
+    root = make_root(tmp_path / "root", crawl={"concurrency": 1})
+    with SocialSite(posts=12) as site:
+        seeds = write_seeds(tmp_path / "seeds.yaml", {"collection": "f", "seeds": [{"url": site.profile_url}]})
+        proc = subprocess.Popen(
+            [str(BIN), "crawl", str(seeds), "--root", str(root)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        coll = root / "collections/f"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # until the first page (the profile) is stored
+            pages_file = coll / "pages/pages.jsonl"
+            if pages_file.exists() and len(pages_file.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            raise AssertionError("crawl never stored a page")
+        files = list((coll / "tmp").glob("*.warc.gz"))
+        limit = files[0].stat().st_size + 150_000  # room for about one post page
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error: could not write the WARC")]
+    assert len(errors) == 1 and "File too large" in errors[0], err
+    assert not list((coll / "tmp").glob("*.warc.gz"))  # finished, not left behind
+    warcs = list((coll / "archive").glob("*.warc.gz"))
+    assert len(warcs) == 1 and warcs[0].stat().st_size <= limit
+    _warcio_check(warcs[0])
+    # every page the pages list calls stored is whole in the WARC: its screenshot is there
+    pages = [json.loads(line) for line in (coll / "pages/pages.jsonl").read_text().splitlines()[1:]]
+    assert pages, "pages were stored before the limit"
+    with warcs[0].open("rb") as fh:
+        shots = {
+            r.rec_headers.get_header("WARC-Target-URI").removeprefix("urn:screenshot:")
+            for r in ArchiveIterator(fh)
+            if r.rec_type == "resource" and r.rec_headers.get_header("WARC-Target-URI").startswith("urn:screenshot:")
+        }
+    assert {p["url"] for p in pages} <= shots, (pages, shots)
+    assert len(pages) < 13  # the crawl stopped instead of browsing on and losing every page
+    assert "not stored: could not write the WARC" in err  # the page that hit the limit is named
+    assert "the pages stored before it are kept" in errors[0]
+    verify = run_bewaar("verify", "--root", str(root), str(coll))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
