@@ -99,20 +99,15 @@ def scan_file(path: Path) -> FileScan:
             data = rec.content_stream().read()
             it.read_to_end(rec)
             loc = Location(path.name, it.get_record_offset(), it.get_record_length())
+            try:
+                value = json.loads(data)
+            except ValueError:
+                log.warning("%s@%d: %s record is not JSON", path.name, loc.offset, uri.split(":", 2)[1])
+                continue
             if uri.startswith(OBJECTS_URN):
-                try:
-                    objs = json.loads(data)
-                except ValueError:
-                    log.warning("%s@%d: objects record is not JSON", path.name, loc.offset)
-                    continue
-                pending[uri[len(OBJECTS_URN) :]] = (objs if isinstance(objs, list) else [], loc)
+                pending[uri[len(OBJECTS_URN) :]] = (value if isinstance(value, list) else [], loc)
             elif uri.startswith(PAGEINFO_URN):
-                try:
-                    info = json.loads(data)
-                except ValueError:
-                    log.warning("%s@%d: pageinfo record is not JSON", path.name, loc.offset)
-                    continue
-                page = CapturedPage(info, loc, h.get_header("WARC-Concurrent-To"))
+                page = CapturedPage(value, loc, h.get_header("WARC-Concurrent-To"))
                 objs_loc = pending.pop(uri[len(PAGEINFO_URN) :], None)
                 if objs_loc is not None:
                     page.objects, page.objects_location = objs_loc

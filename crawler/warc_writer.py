@@ -182,10 +182,15 @@ class WarcFiles:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        final = self.collection.archive / self._path.name
-        os.replace(self._path, final)
-        _fsync_dir(self.collection.archive)
+        path = self._path
         self._fh = self._writer = self._path = None
+        return self._publish(path)
+
+    def _publish(self, path: Path) -> Path:
+        """A finished file into archive/, atomically; then it is signed (on_finished)."""
+        final = self.collection.archive / path.name
+        os.replace(path, final)
+        _fsync_dir(self.collection.archive)
         self.finished.append(final)
         if self.on_finished:
             self.on_finished(final)
@@ -285,12 +290,9 @@ class WarcFiles:
             with path.open("r+b") as f:
                 f.truncate(keep)
                 os.fsync(f.fileno())
-            self._path = path
-            self._fh = path.open("ab")
-            self.close_file()
+            self._publish(path)
         except OSError as e:  # still failing: the next crawl's recover() keeps the whole records
             log.warning("%s stays in tmp/ for the next crawl to recover: %s", path.name, e)
-            self._fh = self._writer = self._path = None
 
     def _write_exchange(self, writer: WARCWriter, ex: Exchange) -> str | None:
         """Write request + response (or revisit); return the response record's id."""

@@ -106,6 +106,16 @@ def snippet_html(snip: str | None) -> Markup:
     return Markup(t.replace(_HIT_OPEN, "<mark>").replace(_HIT_CLOSE, "</mark>"))
 
 
+def _in_range(col: str, lo: str | None, hi: str | None, where: list[str], args: list[Any]) -> None:
+    """`lo <= col < hi`, either end open, as SQL conditions with their arguments."""
+    if lo:
+        where.append(f"{col} >= ?")
+        args.append(lo)
+    if hi:
+        where.append(f"{col} < ?")
+        args.append(hi)
+
+
 def _day(value: str | None) -> str | None:
     if not value:
         return None
@@ -326,13 +336,8 @@ class OverviewApp:
         if f["change"]:
             change_cond.append("c.type = ?")
             change_args.append(f["change"])
-        if f["date_of"] == "changed" and (lo or hi):
-            if lo:
-                change_cond.append("c.detected_at >= ?")
-                change_args.append(lo)
-            if hi:
-                change_cond.append("c.detected_at < ?")
-                change_args.append(hi)
+        if f["date_of"] == "changed":
+            _in_range("c.detected_at", lo, hi, change_cond, change_args)
         if change_cond:
             types = ",".join(f"'{t}'" for t in POST_CHANGES)
             where.append(
@@ -340,24 +345,12 @@ class OverviewApp:
                 f" AND {' AND '.join(change_cond)})"
             )
             args += change_args
-        if f["date_of"] in ("published", "captured") and (lo or hi):
-            col = "coalesce(p.published_at, p.first_seen)" if f["date_of"] == "published" else None
-            if col:
-                if lo:
-                    where.append(f"{col} >= ?")
-                    args.append(lo)
-                if hi:
-                    where.append(f"{col} < ?")
-                    args.append(hi)
-            else:  # captured: any sighting in the range
-                cond = ["s.post = p.id"]
-                if lo:
-                    cond.append("s.captured_at >= ?")
-                    args.append(lo)
-                if hi:
-                    cond.append("s.captured_at < ?")
-                    args.append(hi)
-                where.append(f"EXISTS (SELECT 1 FROM post_sightings s WHERE {' AND '.join(cond)})")
+        if f["date_of"] == "published":
+            _in_range("coalesce(p.published_at, p.first_seen)", lo, hi, where, args)
+        elif f["date_of"] == "captured" and (lo or hi):  # any sighting in the range
+            cond = ["s.post = p.id"]
+            _in_range("s.captured_at", lo, hi, cond, args)
+            where.append(f"EXISTS (SELECT 1 FROM post_sightings s WHERE {' AND '.join(cond)})")
         sql = (
             "SELECT p.*, a.name AS account_name, a.platform, a.collection, a.display_name,"
             " v.text, v.title, v.captured_at, v.page_url, v.media, v.seq"

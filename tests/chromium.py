@@ -5,20 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from bewaar.config import RootConfig
 from bewaar.environment import find_chromium
-from crawler.settings import LOOPBACK_ONLY_ARG
+from crawler.settings import chromium_args
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    LOOPBACK_ONLY_ARG,
-]
+# the crawler's own flags, confined to loopback: tests see pages as the crawler's browser does
+ARGS = chromium_args(RootConfig.model_validate({"browser": {"loopback_only": True}}))
 
 
 @lru_cache(maxsize=1)
