@@ -265,7 +265,7 @@ def _describe(err: dict[str, Any]) -> str:
         options = ", ".join(s.strip().strip("'") for s in re.split(r",| or ", expected) if s.strip())
         return f"{given!r} is not one of {options}"
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see the README for the seed-list format)"
+        return "unknown key (check the spelling; see docs/crawling.md for the seed-list format)"
     if kind == "missing":
         return "is required"
     if kind == "too_short" and isinstance(given, list):
@@ -299,7 +299,7 @@ def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
 
 def _validate(model: type[BaseModel], path: Path, data: Any, node: yaml.Node | None) -> Any:
     if not isinstance(data, dict):
-        raise InputError(f"{path}:1: expected a mapping of keys (see the README for the format)")
+        raise InputError(f"{path}:1: expected a mapping of keys (see docs/crawling.md for the format)")
     try:
         return model.model_validate(data)
     except ValidationError as e:
