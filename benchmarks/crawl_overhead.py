@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 
 from bewaar.config import Behaviors, RootConfig  # noqa: E402
 from bewaar.environment import find_chromium  # noqa: E402
+from bewaar.sites.social import SocialSite  # noqa: E402
 from crawler.behaviors import BehaviorRunner  # noqa: E402
 from crawler.recorder import NetworkRecorder  # noqa: E402
 from crawler.settings import browser_user_agent, chromium_args, context_kwargs  # noqa: E402
-from tests.sites.social import SocialSite  # noqa: E402
 
 BIN = Path(sys.executable).parent / "bewaar"
 

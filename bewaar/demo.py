@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from bewaar.config import load_root_config
-from bewaar.errors import FAILED, EnvironmentProblem
+from bewaar.errors import FAILED
 from bewaar.model import Root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,15 +26,8 @@ SITE_PORT = 8765
 
 
 def _example_site() -> Any:
-    """The example site ships with the source checkout (tests/sites/social)."""
-    if not (REPO / "tests" / "sites" / "social" / "site.py").exists():
-        raise EnvironmentProblem(
-            "the example site (tests/sites/social) is not here: run `bewaar demo` from a clone "
-            "of the bewaar repository"
-        )
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tests.sites.social import SocialSite
+    """The example site is installed with bewaar (bewaar/sites/social)."""
+    from bewaar.sites.social import SocialSite
 
     return SocialSite
 

@@ -15,9 +15,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from bewaar.model import Collection
+from bewaar.sites.social import SocialSite
 from crawler.warc_writer import complete_prefix, recover
 from tests.conftest import BIN, Replay, free_port, make_root, run_bewaar, write_seeds
-from tests.sites.social import SocialSite
 
 
 def _warcio_check(path: Path) -> None:

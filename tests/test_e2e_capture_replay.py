@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from bewaar.sites.social import SocialSite
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
 from tests.pagecheck import (
     Seen,
@@ -25,7 +26,6 @@ from tests.pagecheck import (
     scroll_to_end,
     sweep_images,
 )
-from tests.sites.social import SocialSite
 
 POSTS = 36
 REPLY_POSTS = ("p003", "p004", "p005")  # 2, 5 and 8 replies; Dutch and English buttons

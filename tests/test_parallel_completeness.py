@@ -16,8 +16,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from bewaar.sites.social import SocialSite
 from tests.conftest import make_root, run_bewaar, write_seeds
-from tests.sites.social import SocialSite
 
 POSTS = 14
 VOLATILE = re.compile(r"([?&]_=)\d+")

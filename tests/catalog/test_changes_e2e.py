@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from bewaar.model import read_pages
+from bewaar.sites.platforms import SITES
+from bewaar.sites.platforms.fixture import PlatformSite, Post
 from tests.catalog.helpers import dump_catalog, row
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
-from tests.platforms.fixture import PlatformSite, Post
-from tests.platforms.sites import SITES
 
 pytestmark = pytest.mark.slow
 

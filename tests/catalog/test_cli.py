@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bewaar.sites.synth import Synth, post, post_page, profile, profile_page, recheck
 from catalog.api import update_after_crawl
-from tests.catalog.synth import Synth, post, post_page, profile, profile_page, recheck
 from tests.conftest import run_bewaar
 
 

@@ -13,12 +13,12 @@ from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.errors import EnvironmentProblem
 from bewaar.model import Root
+from bewaar.sites.synth import BASE, Synth, post, post_page, profile, profile_page, recheck
 from catalog.api import known_posts, update_after_crawl
 from catalog.db import MIGRATIONS, SCHEMA_VERSION, _statements, open_catalog, open_readonly
 from catalog.ingest import rebuild, update
 from crawler.warc_writer import sha256_digest
 from tests.catalog.helpers import changes, dump_catalog, kinds, row
-from tests.catalog.synth import BASE, Synth, post, post_page, profile, profile_page, recheck
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from typing import Any
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from bewaar.sites.media import CHROMIUM, CHROMIUM_ARGS
 from crawler.platforms.base import Adapter, CapturedResponse, PageKind, PageSnapshot
-from tests.platforms.media import CHROMIUM, CHROMIUM_ARGS
 
 
 @dataclass

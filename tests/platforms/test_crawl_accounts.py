@@ -23,9 +23,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.objects import SCHEMA_FILE, validate_object
+from bewaar.sites.platforms import SITES
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
 from tests.pagecheck import open_page
-from tests.platforms.sites import SITES
 
 pytestmark = pytest.mark.slow
 MAX_POSTS = 6  # every post of a fixture account: the older ones carry the media

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bewaar.errors import EnvironmentProblem, InputError
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.media import CHROMIUM
 from crawler import login_state as ls
 from crawler.platforms import get_adapter
 from tests.platforms.browser import Renderer
-from tests.platforms.media import CHROMIUM
-from tests.sites.httpserver import FixtureServer, Request, Response
 
 STATE = {
     "cookies": [

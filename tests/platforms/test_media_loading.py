@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bewaar.sites.media import video
+from bewaar.sites.platforms.tiktok import TikTokSite
+from bewaar.sites.platforms.x import XSite
+from bewaar.sites.platforms.youtube import YouTubeSite
 from crawler.platforms import dom, get_adapter
 from tests.platforms.browser import Renderer
-from tests.platforms.media import video
-from tests.platforms.sites.tiktok import TikTokSite
-from tests.platforms.sites.x import XSite
-from tests.platforms.sites.youtube import YouTubeSite
 
 pytestmark = pytest.mark.slow  # a real Chromium against fixture sites
 

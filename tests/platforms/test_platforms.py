@@ -16,10 +16,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from bewaar.objects import json_schema, parse_count, validate_object
+from bewaar.sites.platforms import SITES
+from bewaar.sites.platforms.fixture import PlatformSite, Post
 from crawler.platforms import get_adapter
 from tests.platforms.browser import Rendered, Renderer
-from tests.platforms.fixture import PlatformSite, Post
-from tests.platforms.sites import SITES
 
 pytestmark = pytest.mark.slow  # a real Chromium against fixture sites
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.sites.httpserver import FixtureServer, Request, Response
-from tests.sites.png import png
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.png import png
 
 STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 10
@@ -274,7 +274,7 @@ class SocialSite:
             return Response.html("<h1>Server error</h1>", 500)
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m tests.sites.social.site
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m bewaar.sites.social.site
     site = SocialSite().start(8765)
     print(f"serving {site.profile_url}")
     try:

@@ -25,9 +25,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from tests.platforms.fixture import PlatformSite, Post, render_text, segments, with_headers
-from tests.platforms.media import png, video
-from tests.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.media import png, video
+from bewaar.sites.platforms.fixture import PlatformSite, Post, render_text, segments, with_headers
 
 SEE_MORE_AT = 60  # characters shown before "See more"
 FIRST_COMMENTS = 2

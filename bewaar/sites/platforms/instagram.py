@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from tests.platforms.fixture import PlatformSite, Post, with_headers
-from tests.platforms.media import png, video
-from tests.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.media import png, video
+from bewaar.sites.platforms.fixture import PlatformSite, Post, with_headers
 
 APP_ID = "936619743392459"
 FIRST_COMMENTS = 2

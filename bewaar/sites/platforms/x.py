@@ -21,9 +21,9 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from tests.platforms.fixture import PlatformSite, Post, segments, with_headers
-from tests.platforms.media import hls_master_playlist, hls_media_playlist, video
-from tests.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.media import hls_master_playlist, hls_media_playlist, video
+from bewaar.sites.platforms.fixture import PlatformSite, Post, segments, with_headers
 
 PAGE = 3
 FIRST_REPLIES = 2

@@ -1,6 +1,6 @@
 """What every platform fixture site shares: its data, its modes and its state changes.
 
-A site is built on tests/sites/httpserver.FixtureServer. All content comes from one `Account`
+A site is built on bewaar/sites/httpserver.FixtureServer. All content comes from one `Account`
 and its `Post`s, so tests compare what an adapter extracted with the site's own data. Each
 platform renders the same kind of data in its own page structure and loading pattern.
 
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.httpserver import FixtureServer, Request, Response
 
 MODES = ("normal", "login_wall", "rate_limited")
 SESSION_COOKIE = "fixture_session"  # a logged-in visitor passes the login wall
@@ -358,7 +358,7 @@ class PlatformSite(Expectations):
     # -- media ----------------------------------------------------------------------------
     def media_routes(self, server: FixtureServer, prefix: str) -> None:
         """/PREFIX/NAME.png photos and avatars, generated from the name."""
-        from tests.platforms.media import png
+        from bewaar.sites.media import png
 
         @server.route("GET", prefix + r"/(?P<name>[\w.-]+)\.(?:png|jpg)")
         def image(req: Request, m: re.Match[str]) -> Response:

@@ -17,9 +17,9 @@ import re
 import zlib
 from typing import Any
 
-from tests.platforms.fixture import PlatformSite, Post, render_text, with_headers
-from tests.platforms.media import video, wav
-from tests.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.media import video, wav
+from bewaar.sites.platforms.fixture import PlatformSite, Post, render_text, with_headers
 
 DOMAIN = "social.example"
 PAGE = 4
@@ -383,7 +383,7 @@ class MastodonSite(PlatformSite):
 
         @server.route("GET", r"/system/media_attachments/files/\w+/(?P<name>[\w-]+)\.(?P<ext>\w+)")
         def media(req: Request, m: re.Match[str]) -> Response:
-            from tests.platforms.media import png
+            from bewaar.sites.media import png
 
             ext = m.group("ext")
             if ext == "mp4":

@@ -18,13 +18,16 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from tests.chromium import ARGS, executable
-from tests.sites.png import png
+from bewaar.config import RootConfig
+from bewaar.environment import find_chromium
+from bewaar.sites.png import png
+from crawler.settings import chromium_args
 
 __all__ = ["png", "wav", "video", "CHROMIUM", "CHROMIUM_ARGS"]
 
-CHROMIUM = executable()  # the Chromium bewaar uses (system, else Playwright's)
-CHROMIUM_ARGS = ARGS
+CHROMIUM = find_chromium()  # the Chromium bewaar uses (system, else Playwright's)
+# the crawler's own flags, confined to loopback
+CHROMIUM_ARGS = chromium_args(RootConfig.model_validate({"browser": {"loopback_only": True}}))
 CACHE = Path(tempfile.gettempdir()) / "bewaar-fixture-media-v1"
 FORMATS = {"mp4": "video/mp4;codecs=avc1", "webm": "video/webm;codecs=vp9"}
 
@@ -73,7 +76,7 @@ def video(ext: str) -> bytes:
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "tests.platforms.media", str(CACHE)],
+            [sys.executable, "-m", "bewaar.sites.media", str(CACHE)],
             check=True,
             timeout=120,
             cwd=Path(__file__).resolve().parents[2],

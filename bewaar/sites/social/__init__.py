@@ -1,5 +1,5 @@
 """The example social site: a platform-like profile rendered by JavaScript (see site.py)."""
 
-from tests.sites.social.site import SocialSite
+from bewaar.sites.social.site import SocialSite
 
 __all__ = ["SocialSite"]

@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from tests.platforms.fixture import PlatformSite, Post, segments, with_headers
-from tests.platforms.media import video
-from tests.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.httpserver import FixtureServer, Request, Response
+from bewaar.sites.media import video
+from bewaar.sites.platforms.fixture import PlatformSite, Post, segments, with_headers
 
 NOW = datetime.fromisoformat("2024-05-08T12:00:00+00:00")  # the fixture's "today"
 GRID_PAGE = 4
