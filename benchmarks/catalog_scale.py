@@ -29,13 +29,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bewaar.app.web.overview import OverviewApp  # noqa: E402
 from bewaar.model import Root  # noqa: E402
 from bewaar.sites.synth import Synth, post, post_page, profile, profile_page  # noqa: E402
 from catalog.api import known_posts, update_after_crawl  # noqa: E402
-from catalog.changes import Filter, query  # noqa: E402
 from catalog.db import open_catalog, open_readonly  # noqa: E402
 from catalog.ingest import rebuild  # noqa: E402
-from replay.overview import OverviewApp  # noqa: E402
+from catalog.query import ChangeFilter as Filter  # noqa: E402
+from catalog.query import list_changes as query  # noqa: E402
 
 WORDS = ("open", "data", "overheid", "woo", "rapport", "digitaal", "burger", "gemeente",
          "wet", "besluit", "vandaag", "nieuws", "toegankelijk", "jaarverslag", "privacy")  # fmt: skip

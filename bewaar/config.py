@@ -63,6 +63,13 @@ def parse_duration(value: str | int | float) -> int:
     return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
 
 
+def _check_duration(cls: type, v: str | None) -> str | None:
+    """`every:` fields: a duration like 30m, 1h or 2d (checked, kept as written)."""
+    if v is not None:
+        parse_duration(v)
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -117,12 +124,7 @@ class Seed(_Strict):
             raise ValueError(f"'{v}' is not an http(s) URL")
         return v
 
-    @field_validator("every")
-    @classmethod
-    def _duration(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_duration(v)
-        return v
+    _every = field_validator("every")(_check_duration)
 
     @model_validator(mode="after")
     def _url_or_account(self) -> Seed:
@@ -158,12 +160,7 @@ class SeedList(_Strict):
             )
         return v
 
-    @field_validator("every")
-    @classmethod
-    def _duration(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_duration(v)
-        return v
+    _every = field_validator("every")(_check_duration)
 
 
 class BrowserConfig(_Strict):
@@ -200,6 +197,9 @@ class SigningConfig(_Strict):
 class ReplayConfig(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # the overview (and later admin pages) on another origin than archived content;
+    # default: port + 1
+    overview_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     pywb: dict[str, Any] = Field(default_factory=dict)  # merged over bewaar's pywb config
 
 

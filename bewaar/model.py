@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,134 @@ class Root:
             for p in sorted(self.collections_dir.iterdir())
             if p.is_dir() and COLLECTION_NAME.match(p.name)
         ]
+
+
+class Outcome(StrEnum):
+    """How the capture of one page went. Only `ok` counts as a capture of an account."""
+
+    OK = "ok"
+    BLOCKED = "blocked"  # a login wall, "content unavailable" or rate-limit page (recorded)
+    FAILED = "failed"  # no usable answer (network error, HTTP error, not stored)
+    GONE = "gone"  # a re-checked post the platform says no longer exists (a finding)
+
+
+class PageKind(StrEnum):
+    PROFILE = "profile"  # an account page (profile, or a tab such as /videos)
+    POST = "post"
+    PAGE = "page"  # a plain URL seed and what it links to
+    RECHECK = "recheck"  # an earlier post not seen again, visited to ask the platform
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page the crawler asks the browser for.
+
+    Travels in Scrapy's request meta as a plain dict (`to_meta`), so requests stay picklable
+    for disk and redis queues; `from_meta` turns it back into this type.
+    """
+
+    target: int  # index of the crawl target (the seed made concrete)
+    url: str
+    depth: int = 0
+    kind: PageKind = PageKind.PAGE
+    attempt: int = 1  # > 1: a retry after a rate limit
+    post_id: str | None = None  # re-checks: the catalog's id of the post
+    retry_of: str | None = None
+    scoped: bool = False  # already judged in scope (an adapter's canonical post link)
+
+    def to_meta(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["kind"] = str(self.kind)
+        return {k: v for k, v in data.items() if v is not None}
+
+    @classmethod
+    def from_meta(cls, data: dict[str, Any]) -> PageRequest:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in data.items() if k in known}
+        kw["kind"] = PageKind(kw.get("kind") or PageKind.PAGE)
+        return cls(**kw)
+
+    def retry(self) -> PageRequest:
+        return PageRequest(
+            self.target, self.url, self.depth, self.kind, self.attempt + 1, self.post_id,
+            retry_of=self.url, scoped=self.scoped,
+        )
+
+
+@dataclass
+class PageTarget:
+    """Whose page it is: the `target` of a page-info record."""
+
+    seed: int = 0
+    depth: int = 0
+    kind: PageKind = PageKind.PAGE
+    account: str = ""  # "platform:handle" for accounts, the host for plain URLs
+    platform: str = ""
+    handle: str = ""
+    attempt: int = 1
+    post_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> PageTarget:
+        data = data or {}
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in data.items() if k in known and v is not None}
+        try:
+            kw["kind"] = PageKind(kw.get("kind") or PageKind.PAGE)
+        except ValueError:
+            kw["kind"] = PageKind.PAGE
+        return cls(**kw)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = str(self.kind)
+        if data["post_id"] is None:
+            del data["post_id"]
+        return data
+
+
+@dataclass
+class PageInfo:
+    """The `urn:pageinfo:<url>` metadata record: what happened while capturing one page.
+
+    Written by the crawler after the page's other records, read by the catalog (which is
+    rebuilt from these records alone) and by QA.
+    """
+
+    url: str
+    final_url: str = ""
+    status: int | None = None
+    title: str = ""
+    captured_at: str = ""
+    outcome: Outcome = Outcome.OK
+    reason: str = ""
+    target: PageTarget = field(default_factory=PageTarget)
+    behaviors: dict[str, Any] = field(default_factory=dict)
+    not_recorded: list[dict[str, Any]] = field(default_factory=list)
+    media: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def page_url(self) -> str:
+        return self.final_url or self.url
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = str(self.outcome)
+        data["target"] = self.target.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PageInfo:
+        """Lenient: records written by older versions lack fields; unknown ones are ignored."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in data.items() if k in known and v is not None}
+        try:
+            kw["outcome"] = Outcome(kw.get("outcome") or Outcome.OK)
+        except ValueError:
+            kw["outcome"] = Outcome.FAILED
+        kw["target"] = PageTarget.from_json(data.get("target"))
+        kw.setdefault("url", "")
+        return cls(**kw)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from bewaar.model import OBJECTS_URN, PAGEINFO_URN, Collection
+from bewaar.model import OBJECTS_URN, PAGEINFO_URN, Collection, PageInfo, PageTarget
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +34,19 @@ class Location:
 
 @dataclass
 class CapturedPage:
-    info: dict[str, Any]  # the urn:pageinfo JSON
+    info: PageInfo  # the urn:pageinfo record
     location: Location  # of the urn:pageinfo record
     response_id: str | None  # WARC-Concurrent-To: the page's main response
     objects: list[dict[str, Any]] = field(default_factory=list)
     objects_location: Location | None = None
 
     @property
-    def target(self) -> dict[str, Any]:
-        return self.info.get("target") or {}
+    def target(self) -> PageTarget:
+        return self.info.target
 
     @property
     def url(self) -> str:
-        return self.info.get("final_url") or self.info.get("url") or ""
+        return self.info.page_url
 
 
 @dataclass
@@ -107,7 +107,11 @@ def scan_file(path: Path) -> FileScan:
             if uri.startswith(OBJECTS_URN):
                 pending[uri[len(OBJECTS_URN) :]] = (value if isinstance(value, list) else [], loc)
             elif uri.startswith(PAGEINFO_URN):
-                page = CapturedPage(value, loc, h.get_header("WARC-Concurrent-To"))
+                if not isinstance(value, dict):
+                    log.warning("%s@%d: pageinfo record is not an object", path.name, loc.offset)
+                    continue
+                info = PageInfo.from_json(value)
+                page = CapturedPage(info, loc, h.get_header("WARC-Concurrent-To"))
                 objs_loc = pending.pop(uri[len(PAGEINFO_URN) :], None)
                 if objs_loc is not None:
                     page.objects, page.objects_location = objs_loc

@@ -7,17 +7,14 @@ deleted post at its last version and at the platform's answer to the re-check.
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bewaar.errors import InputError
-
-TYPES = ("new", "found", "edited", "deleted", "restored", "unverified", "profile", "counts")
-DEFAULT_TYPES = tuple(t for t in TYPES if t != "counts")  # counts change on every crawl
+from bewaar.timeutil import iso, parse_iso
+from bewaar.timeutil import now as clock
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -29,18 +26,16 @@ def parse_since(value: str, now: datetime | None = None) -> str:
     v = value.strip()
     m = _RELATIVE.match(v)
     if m:
-        when = (now or datetime.now(UTC)) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        when = (now or clock()) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
     else:
         try:
-            when = datetime.fromisoformat(v.replace("Z", "+00:00"))
+            when = parse_iso(v)
         except ValueError:
             raise InputError(
                 f"--since '{value}': not a date: use YYYY-MM-DD, an ISO 8601 time "
                 "(2024-05-01T09:30Z) or a span back from now (36h, 7d, 2w)"
             ) from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(when)
 
 
 def resolve_account(con: sqlite3.Connection, given: str, collection: str | None = None) -> list[int]:
@@ -71,128 +66,7 @@ def resolve_account(con: sqlite3.Connection, given: str, collection: str | None 
     return [r["id"] for r in match]
 
 
-def ts14(iso: str | None) -> str:
-    return re.sub(r"\D", "", iso or "")[:14]
-
-
-def replay_path(collection: str, iso: str | None, url: str | None) -> str | None:
-    if not url or not iso:
-        return None
-    return f"/{collection}/{ts14(iso)}/{url}"
-
-
-@dataclass
-class Filter:
-    accounts: list[int] | None = None
-    since: str | None = None
-    types: tuple[str, ...] = DEFAULT_TYPES
-    collection: str | None = None
-
-
-_QUERY = """
-SELECT c.id, c.type, c.detected_at, c.detail, c.version, c.previous,
-       a.collection, a.name AS account, a.platform, cr.crawl_id,
-       p.post_id, p.url AS post_url, p.published_at, p.status, p.status_reason,
-       pg.url AS page_url, pg.captured_at AS page_at, pg.status AS page_status
-FROM changes c
-JOIN accounts a ON a.id = c.account
-JOIN crawls cr ON cr.id = c.crawl
-LEFT JOIN posts p ON p.id = c.post
-LEFT JOIN pages pg ON pg.id = c.page
-"""
-
-
-def query(con: sqlite3.Connection, f: Filter) -> list[dict[str, Any]]:
-    where, args = [f"c.type IN ({','.join('?' * len(f.types))})"], list(f.types)
-    if f.accounts is not None:
-        where.append(f"c.account IN ({','.join('?' * len(f.accounts))})")
-        args += f.accounts
-    if f.since:
-        where.append("c.detected_at >= ?")
-        args.append(f.since)
-    if f.collection:
-        where.append("a.collection = ?")
-        args.append(f.collection)
-    sql = _QUERY + " WHERE " + " AND ".join(where) + " ORDER BY c.detected_at, c.id"
-    return [_describe(con, r) for r in con.execute(sql, args)]
-
-
-def _version(con: sqlite3.Connection, table: str, vid: int | None) -> sqlite3.Row | None:
-    if vid is None:
-        return None
-    return con.execute(f"SELECT * FROM {table} WHERE id = ?", (vid,)).fetchone()  # noqa: S608
-
-
-def _post_capture(con: sqlite3.Connection, v: sqlite3.Row) -> tuple[str, str]:
-    """Where a version is best replayed: its first capture on the post's own page, else
-    the page it was first read from."""
-    own = con.execute(
-        "SELECT pg.url, pg.captured_at FROM post_sightings s JOIN pages pg ON pg.id = s.page"
-        " WHERE s.version = ? AND s.source = 'post' ORDER BY s.captured_at LIMIT 1",
-        (v["id"],),
-    ).fetchone()
-    return (own["url"], own["captured_at"]) if own else (v["page_url"], v["captured_at"])
-
-
-def _describe(con: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
-    coll = r["collection"]
-    out: dict[str, Any] = {
-        "type": r["type"],
-        "detected_at": r["detected_at"],
-        "collection": coll,
-        "account": r["account"],
-        "platform": r["platform"],
-        "crawl_id": r["crawl_id"],
-    }
-    detail = json.loads(r["detail"] or "{}")
-    if r["type"] in ("profile", "counts"):
-        v = _version(con, "profile_versions", r["version"])
-        prev = _version(con, "profile_versions", r["previous"])
-        out["fields" if r["type"] == "profile" else "counts"] = (
-            detail.get("fields") if r["type"] == "profile" else detail.get("counts")
-        )
-        out["replay"] = replay_path(coll, r["page_at"], r["page_url"])
-        if prev is not None:
-            page = con.execute("SELECT url FROM pages WHERE id = ?", (prev["page"],)).fetchone()
-            out["replay_before"] = replay_path(coll, prev["captured_at"], page["url"])
-        if v is not None:
-            out["profile_version"] = v["seq"]
-        return out
-
-    v = _version(con, "post_versions", r["version"])
-    out.update(
-        post_id=r["post_id"],
-        url=r["post_url"],
-        published_at=r["published_at"],
-        status=r["status"],
-    )
-    if v is not None:
-        url, at = _post_capture(con, v)
-        out.update(version=v["seq"], title=v["title"], text=v["text"], captured_at=at,
-                   replay=replay_path(coll, at, url))  # fmt: skip
-    if r["type"] == "edited":
-        prev = _version(con, "post_versions", r["previous"])
-        out["fields"] = detail.get("fields", [])
-        if prev is not None:
-            url, at = _post_capture(con, prev)
-            out.update(previous_version=prev["seq"], previous_text=prev["text"],
-                       previous_title=prev["title"], previous_captured_at=at,
-                       replay_before=replay_path(coll, at, url))  # fmt: skip
-        for key in ("text", "title", "media"):
-            if key in detail:
-                out[f"{key}_diff" if key != "media" else "media"] = (
-                    detail[key]["diff"] if key != "media" else detail[key]
-                )
-    if r["type"] in ("deleted", "unverified"):
-        out.update(
-            answer=detail.get("reason"),
-            answer_status=detail.get("status"),
-            checked_at=r["page_at"],
-            replay_answer=replay_path(coll, r["page_at"], r["page_url"]),
-        )
-    if r["type"] == "restored":
-        out["was"] = detail.get("was")
-    return out
+# the queries live in catalog/query.py, shared with the overview and exports
 
 
 # --------------------------------------------------------------------------- text output

@@ -1,4 +1,4 @@
-"""Sub-commands: changes, watch, catalog {update, rebuild, status}."""
+"""Sub-commands: changes, catalog {update, rebuild, status} (`bewaar watch` is bewaar/app/watch.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def _progress(quiet: bool):  # noqa: ANN202 - a callable or None
 def cmd_changes(args: argparse.Namespace) -> int:
     from bewaar.config import load_root_config
     from catalog import changes as ch
+    from catalog import query as cq
     from catalog.db import open_readonly
 
     root = _root(args)
@@ -34,10 +35,10 @@ def cmd_changes(args: argparse.Namespace) -> int:
     con = open_readonly(root.catalog_file, wait=args.wait)
     try:
         accounts = ch.resolve_account(con, args.account, args.collection) if args.account else None
-        types = tuple(dict.fromkeys(args.types)) if args.types else ch.DEFAULT_TYPES
+        types = tuple(dict.fromkeys(args.types)) if args.types else cq.DEFAULT_TYPES
         if args.all:
-            types = ch.TYPES
-        found = ch.query(con, ch.Filter(accounts, since, types, args.collection))
+            types = cq.TYPES
+        found = cq.list_changes(con, cq.ChangeFilter(accounts, since, types, args.collection))
     finally:
         con.close()
     if args.json:
@@ -140,19 +141,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    from catalog.watch import Watch
-
-    root = _root(args)
-    if args.poll <= 0:
-        raise InputError("--poll must be a positive number of seconds")
-    w = Watch(root, Path(args.seeds).resolve(), once=args.once, poll=args.poll, wait=args.wait)
-    w.install_signals()
-    return w.run()
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    from catalog.changes import TYPES
+    from catalog.query import TYPES
 
     p = sub.add_parser(
         "changes", help="new, edited and deleted posts and profile changes found by re-crawls"
@@ -174,21 +164,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replay-url", help="replay server for links (default: from bewaar.yaml)")
     p.add_argument("--wait", type=float, default=10.0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_changes)
-
-    p = sub.add_parser("watch", help="crawl each seed on its `every:` interval, until stopped")
-    p.add_argument("seeds", help="seed list (YAML) whose seeds (or the list) have `every:`")
-    p.add_argument("--root", default=".", help="root directory (default: .)")
-    p.add_argument("--once", action="store_true", help="run what is due now, then exit (cron)")
-    p.add_argument(
-        "--poll", type=float, default=60.0,
-        help="longest sleep in seconds between looking for due runs and seed-list edits",
-    )  # fmt: skip
-    p.add_argument(
-        "--wait", type=float, default=30.0,
-        help="seconds to wait for a catalog another process is writing before trying again "
-        "later (with --once: before giving up)",
-    )  # fmt: skip
-    p.set_defaults(func=cmd_watch)
 
     cat = sub.add_parser("catalog", help="the catalog of accounts, posts and versions")
     csub = cat.add_subparsers(dest="catalog_command", metavar="ACTION")

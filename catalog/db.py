@@ -30,8 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bewaar.errors import EnvironmentProblem, InputError
-
-SCHEMA_VERSION = 2
+from catalog.query import SCHEMA_VERSION, readonly_uri  # one schema constant, one URI form
 
 _V1 = """
 CREATE TABLE warc_files (
@@ -309,7 +308,7 @@ def open_readonly(path: Path, wait: float = 10.0) -> sqlite3.Connection:
             f"no catalog at {path}: run a crawl, or `bewaar catalog rebuild` to make one"
         )
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=wait)
+        con = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None, timeout=wait)
         _configure(con, wait)
         version = con.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.OperationalError as e:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bewaar.model import Collection, Root
+from bewaar.model import Collection, Outcome, PageKind, Root
 from catalog import compare as cmp
 from catalog.captures import CapturedPage, CrawlCaptures, group_by_crawl, peek_crawl_id, scan_files
 from catalog.db import DERIVED_TABLES, write_transaction
@@ -221,8 +221,8 @@ def _ts_from_crawl_id(crawl_id: str) -> str:
 
 def _account_of(page: CapturedPage) -> tuple[str, str, str]:
     t = page.target
-    name = t.get("account") or urlsplit(page.url).netloc or "unknown"
-    return name, t.get("platform") or "generic", t.get("handle") or ""
+    name = t.account or urlsplit(page.url).netloc or "unknown"
+    return name, t.platform or "generic", t.handle or ""
 
 
 def _same_handle(a: str | None, b: str | None) -> bool:
@@ -248,7 +248,7 @@ class _Applier:
 
     def run(self) -> CrawlResult:
         c, con = self.c, self.con
-        times = [p.info.get("captured_at") or "" for p in c.pages if p.info.get("captured_at")]
+        times = [p.info.captured_at for p in c.pages if p.info.captured_at]
         started = min(times) if times else _ts_from_crawl_id(c.crawl_id)
         ended = max(times) if times else started
         outcomes = _outcomes(c.pages)
@@ -307,10 +307,10 @@ class _Applier:
             " status, title, post_id, response_id, warc, offset, length)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                self.crawl, account, page.url, i.get("url") or page.url,
-                i.get("captured_at") or "", t.get("kind") or "page", i.get("outcome") or "ok",
-                i.get("reason") or "", i.get("status"), i.get("title") or "",
-                t.get("post_id"), page.response_id,
+                self.crawl, account, page.url, i.url or page.url,
+                i.captured_at, str(t.kind), str(i.outcome),
+                i.reason, i.status, i.title,
+                t.post_id, page.response_id,
                 page.location.warc, page.location.offset, page.location.length,
             ),
         ).lastrowid  # fmt: skip
@@ -321,7 +321,7 @@ class _Applier:
     ) -> AccountResult:
         con = self.con
         res = AccountResult(name)
-        times = [p.info.get("captured_at") or "" for p, _ in pages]
+        times = [p.info.captured_at for p, _ in pages]
         started, ended = min(times), max(times)
         outcomes = _outcomes([p for p, _ in pages])
         prev = con.execute(
@@ -342,7 +342,7 @@ class _Applier:
             self._post(obs)
         seen_ids = {o.obj["id"] for o in observations}
         for page, page_row in pages:
-            if page.target.get("kind") == "recheck":
+            if page.target.kind is PageKind.RECHECK:
                 self._recheck(page, page_row, seen_ids)
         res.posts_seen = len(seen_ids)
 
@@ -389,12 +389,12 @@ class _Applier:
         found: tuple[dict[str, Any], CapturedPage, int] | None = None
         for page, page_row in pages:
             t = page.target
-            if page.info.get("outcome") != "ok" or (t.get("kind") != "profile" and t.get("depth") != 0):
+            if page.info.outcome is not Outcome.OK or (t.kind is not PageKind.PROFILE and t.depth != 0):
                 continue
             for obj in page.objects:
                 if obj.get("type") != "profile":
                     continue
-                if _same_handle(obj.get("handle"), t.get("handle")):
+                if _same_handle(obj.get("handle"), t.handle):
                     found = (obj, page, page_row)
                     break
                 if found is None:
@@ -403,7 +403,7 @@ class _Applier:
             return None, None, None
         obj, page, page_row = found
         con = self.con
-        at = page.info.get("captured_at") or ""
+        at = page.info.captured_at
         counts = cmp.clean_counts(obj.get("counts"))
         fields = cmp.profile_fields(obj, self.c.digests)
         latest = con.execute(
@@ -460,15 +460,15 @@ class _Applier:
         best: dict[str, Observation] = {}
         order = 0
         for page, page_row in pages:
-            if page.info.get("outcome") != "ok" or page.objects_location is None:
+            if page.info.outcome is not Outcome.OK or page.objects_location is None:
                 continue
             for obj in page.objects:
                 if obj.get("type") != "post" or not obj.get("id"):
                     continue
                 obj_id = str(obj["id"])
                 own = _same_url(obj.get("url"), page.url) or (
-                    page.target.get("post_id") == obj_id
-                    and page.target.get("kind") in ("post", "recheck")
+                    page.target.post_id == obj_id
+                    and page.target.kind in (PageKind.POST, PageKind.RECHECK)
                 )
                 obs = Observation(obj, page, page_row, "post" if own else "listing", order)
                 order += 1
@@ -476,8 +476,8 @@ class _Applier:
                 if old is None:
                     best[obj_id] = obs
                     continue
-                better = (obs.source == "post", obs.page.info.get("captured_at") or "") > (
-                    old.source == "post", old.page.info.get("captured_at") or ""
+                better = (obs.source == "post", obs.page.info.captured_at) > (
+                    old.source == "post", old.page.info.captured_at
                 )
                 if better:
                     obs.order = old.order
@@ -497,7 +497,7 @@ class _Applier:
     def _post(self, obs: Observation) -> None:
         con, obj = self.con, obs.obj
         post_id = str(obj["id"])
-        at = obs.page.info.get("captured_at") or ""
+        at = obs.page.info.captured_at
         reply_to = obj.get("reply_to") or None
         reply_id = (reply_to.get("id") or reply_to.get("url")) if isinstance(reply_to, dict) else None
         top_level = not reply_to
@@ -595,7 +595,7 @@ class _Applier:
             "INSERT INTO post_versions (post, seq, crawl, page, captured_at, page_url, source,"
             " title, text, text_hash, media, media_hash, counts, edited_at, is_edit, object,"
             " warc, offset, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (post, seq, self.crawl, obs.page_row, obs.page.info.get("captured_at") or "",
+            (post, seq, self.crawl, obs.page_row, obs.page.info.captured_at,
              obs.page.url, obs.source, content.title, content.text, content.text_hash,
              json.dumps([m.to_dict() for m in content.media], ensure_ascii=False),
              cmp.media_hash(content.media), _compact(cmp.clean_counts(obj.get("counts"))),
@@ -615,13 +615,13 @@ class _Applier:
         self.con.execute(
             "INSERT INTO post_sightings (post, crawl, version, page, captured_at, source, counts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (post, self.crawl, version, obs.page_row, obs.page.info.get("captured_at") or "",
+            (post, self.crawl, version, obs.page_row, obs.page.info.captured_at,
              obs.source, _compact(cmp.clean_counts(obs.obj.get("counts")))),
         )  # fmt: skip
 
     # -- re-checks of posts not seen again ------------------------------------------------------
     def _recheck(self, page: CapturedPage, page_row: int, seen: set[str]) -> None:
-        post_id = str(page.target.get("post_id") or "")
+        post_id = str(page.target.post_id or "")
         if not post_id or post_id in seen:
             return  # seen: still online (handled with the other posts)
         row = self.con.execute(
@@ -629,10 +629,10 @@ class _Applier:
         ).fetchone()
         if row is None:
             return
-        outcome = page.info.get("outcome")
-        at = page.info.get("captured_at") or ""
-        reason = page.info.get("reason") or ""
-        status = page.info.get("status")
+        outcome = str(page.info.outcome)
+        at = page.info.captured_at
+        reason = page.info.reason
+        status = page.info.status
         detail = {"outcome": outcome, "reason": reason, "status": status, "url": page.url}
         if outcome == "gone":
             new_status = "deleted"
@@ -663,10 +663,10 @@ def _outcomes(pages: list[CapturedPage]) -> tuple[int, int, int, int]:
     """Pages ok, blocked, failed, gone. A blocked page the crawler tried again (a rate limit)
     is evidence, but only the last try counts, as in the crawl's own summary."""
     counts = {"ok": 0, "blocked": 0, "failed": 0, "gone": 0}
-    last = {p.info.get("url"): i for i, p in enumerate(pages)}
+    last = {p.info.url: i for i, p in enumerate(pages)}
     for i, p in enumerate(pages):
-        o = p.info.get("outcome") or "ok"
-        if o == "blocked" and last[p.info.get("url")] != i:
+        o = p.info.outcome
+        if o is Outcome.BLOCKED and last[p.info.url] != i:
             continue  # retried later in this crawl
         counts[o if o in counts else "failed"] += 1
     return counts["ok"], counts["blocked"], counts["failed"], counts["gone"]

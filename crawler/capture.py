@@ -12,7 +12,6 @@ import logging
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
@@ -20,7 +19,17 @@ from playwright.async_api import Page
 from scrapy.http import Request
 
 from bewaar.config import Behaviors
-from bewaar.model import DOM_URN, MEDIA_URN, OBJECTS_URN, PAGEINFO_URN, SCREENSHOT_URN
+from bewaar.model import (
+    DOM_URN,
+    MEDIA_URN,
+    OBJECTS_URN,
+    PAGEINFO_URN,
+    SCREENSHOT_URN,
+    Outcome,
+    PageInfo,
+    PageTarget,
+)
+from bewaar.timeutil import iso
 from crawler.behaviors import BehaviorLog, BehaviorRunner, PlatformHints, fetch_whole
 from crawler.recorder import Exchange, NetworkRecorder
 from crawler.warc_writer import Resource
@@ -60,8 +69,8 @@ class PageCapture:
     behavior: BehaviorLog | None = None
     dom: str = ""
     objects: list[dict[str, Any]] = field(default_factory=list)
-    target: dict[str, Any] = field(default_factory=dict)  # seed index, depth, kind, account
-    outcome: str = "ok"
+    target: PageTarget = field(default_factory=PageTarget)  # whose page, which kind
+    outcome: Outcome = Outcome.OK
     reason: str = ""
     dropped: list[dict[str, Any]] = field(default_factory=list)
     block: Any = None  # the adapter's Block, when the page is a wall / unavailable / 429
@@ -188,8 +197,7 @@ async def capture_page(
     exchanges = await recorder.finish()
     keep, dropped = select_exchanges(exchanges)
     main = next((e for e in keep if e.is_main_document and not e.redirect), None)
-    when = main.wall_time if main else datetime.now(UTC).timestamp()
-    cap.captured_at = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cap.captured_at = iso(main.wall_time) if main else iso()
     cap.status = main.status if main else status
     cap.exchanges = keep
     cap.dropped = dropped
@@ -220,24 +228,24 @@ def finish_resources(cap: PageCapture) -> None:
     if cap.objects:
         data = json.dumps(cap.objects, ensure_ascii=False, indent=1).encode("utf-8")
         cap.resources.append(Resource(OBJECTS_URN + page_uri, "metadata", "application/json", data))
-    info = {
-        "url": cap.url,
-        "final_url": cap.final_url,
-        "status": cap.status,
-        "title": cap.title,
-        "captured_at": cap.captured_at,
-        "outcome": cap.outcome,
-        "reason": cap.reason,
-        "target": cap.target,
-        "behaviors": cap.behavior.to_dict() if cap.behavior else {},
-        "not_recorded": cap.dropped,
-        "media": cap.media,
-    }
+    info = PageInfo(
+        url=cap.url,
+        final_url=cap.final_url,
+        status=cap.status,
+        title=cap.title,
+        captured_at=cap.captured_at,
+        outcome=cap.outcome,
+        reason=cap.reason,
+        target=cap.target,
+        behaviors=cap.behavior.to_dict() if cap.behavior else {},
+        not_recorded=cap.dropped,
+        media=cap.media,
+    )
     cap.resources.append(
         Resource(
             PAGEINFO_URN + page_uri,
             "metadata",
             "application/json",
-            json.dumps(info, ensure_ascii=False, indent=1).encode("utf-8"),
+            json.dumps(info.to_json(), ensure_ascii=False, indent=1).encode("utf-8"),
         )
     )

@@ -1,4 +1,4 @@
-"""Sub-commands: crawl, index."""
+"""Sub-commands of the crawler alone: index, login (`bewaar crawl` is bewaar/app/crawl.py)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,8 @@ import argparse
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bewaar.config import load_root_config, load_seed_list
 from bewaar.errors import InputError
 from bewaar.model import Root
-
-
-def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.run import run_crawl
-
-    seeds = load_seed_list(args.seeds)  # validated before any browser starts
-    root = Root(Path(args.root).resolve())
-    config = load_root_config(root.path)
-    if args.concurrency:
-        config = config.model_copy(
-            update={"crawl": config.crawl.model_copy(update={"concurrency": args.concurrency})}
-        )
-    code, _job = run_crawl(
-        root, seeds, config, seed_file=Path(args.seeds), verbose=args.verbose, quiet=args.quiet
-    )
-    return code
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -66,14 +49,6 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("crawl", help="capture the pages of a seed list into WARC files")
-    p.add_argument("seeds", help="seed list (YAML)")
-    p.add_argument("--root", default=".", help="root directory holding collections/ (default: .)")
-    p.add_argument("--concurrency", type=int, help="pages captured at the same time")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or summary")
-    p.set_defaults(func=cmd_crawl)
-
     p = sub.add_parser(
         "login",
         help="store a platform's browser login state (headed browser, or --import a file)",

@@ -1,4 +1,5 @@
-"""Scrapy extensions: progress lines while crawling, and signing each WARC as it is finished."""
+"""Scrapy extensions: progress lines while crawling; the application's hook on each WARC as
+it is finished (signing); the crawl's statistics for its report."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from twisted.internet import defer, threads
 
 from crawler.capture import PageCapture
@@ -60,36 +60,41 @@ class Progress:
         )
 
 
-class SignWarcs:
-    """Signs each finished WARC in a thread (a TSA round trip must not stall the browser)."""
+class WarcHooks:
+    """Runs the job's `warc_finished` hook (e.g. signing) on each finished WARC in a thread:
+    a TSA round trip must not stall the browser."""
 
     def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("BEWAAR_SIGN", True):
-            raise NotConfigured
         self.crawler = crawler
         self.pending: list[defer.Deferred[Any]] = []
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> SignWarcs:
+    def from_crawler(cls, crawler: Crawler) -> WarcHooks:
         ext = cls(crawler)
         crawler.signals.connect(ext.finished, signal=warc_finished)
         crawler.signals.connect(ext.closed, signal=signals.spider_closed)
         return ext
 
     def finished(self, path: Path, spider: Spider) -> None:
-        from signing.api import sign_warc
-
         job = spider.job
-        d = threads.deferToThread(sign_warc, Path(path), job.root.path, job.config.signing)
+        hook = job.hooks.warc_finished
+        if hook is None:
+            return
+        d = threads.deferToThread(hook, Path(path))
         d.addErrback(self._failed, path, job)
         self.pending.append(d)
 
     def _failed(self, failure: Any, path: Path, job: Any) -> None:
         text = str(failure.value).strip() if failure.value is not None else ""
         msg = text.splitlines()[0] if text else type(failure.value).__name__
-        job.messages.append(f"could not sign {Path(path).name}: {msg} (run `bewaar sign` later)")
-        job.sign_failures += 1
+        job.messages.append(job.hooks.warc_hook_failed.format(name=Path(path).name, error=msg))
+        job.hook_failures += 1
 
     def closed(self, spider: Spider, reason: str) -> defer.Deferred[Any]:
         # the pipeline finishes the last WARC before this runs (pipelines close first)
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        spider.job.stats_snapshot = {
+            k: v for k, v in sorted(stats.items())
+            if k.startswith("bewaar/") and isinstance(v, int | float | str)
+        }
         return defer.DeferredList(self.pending)

@@ -1,4 +1,11 @@
-"""The state of one crawl, shared by the spider, the pipeline and the progress extension."""
+"""The state of one crawl, shared by the spider, the pipeline and the progress extension.
+
+Counters change only through the `CrawlJob` methods below (one place decides what a page
+counts as), and are mirrored into Scrapy's stats collector under `bewaar/`. What the crawler
+needs from the rest of bewaar (earlier posts to re-check; what to do with a finished WARC) it
+gets as callbacks in `CrawlHooks`, given by the application layer: the crawler imports no
+other package.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,16 @@ import secrets
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from bewaar import SOFTWARE
 from bewaar.config import RootConfig, Seed, SeedList
-from bewaar.model import Collection, Root
+from bewaar.model import Collection, Outcome, PageKind, Root
+from bewaar.timeutil import compact
 
 
 @dataclass
@@ -47,8 +55,24 @@ class AccountStats:
     failed: int = 0
 
 
+@dataclass
+class CrawlHooks:
+    """What the application layer plugs into a crawl.
+
+    known_posts(account) -> [(post id, URL)]: an account's posts seen by earlier crawls and not
+      known to be gone, so that the ones not seen again are re-checked.
+    warc_finished(path): called in a worker thread the moment a WARC is finished (moved into
+      archive/), e.g. to sign it; an exception is reported with `warc_hook_failed` and the
+      crawl goes on (the WARC is complete).
+    """
+
+    known_posts: Callable[[str], list[tuple[str, str]]] | None = None
+    warc_finished: Callable[[Path], None] | None = None
+    warc_hook_failed: str = "could not process {name}: {error}"
+
+
 def new_crawl_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    return compact() + "-" + secrets.token_hex(2)
 
 
 class CrawlJob:
@@ -82,11 +106,76 @@ class CrawlJob:
         self.warcs: list[Path] = []
         self.messages: list[str] = []
         self.page_entries: list[dict[str, Any]] = []
-        self.sign_failures = 0
+        self.hook_failures = 0  # WARCs the warc_finished hook could not process (e.g. sign)
         self.write_error: str | None = None  # the WARC could not be written: crawl stopped
+        self.run_error: str | None = None  # the crawl itself failed (a bug): report it
         self.quiet = False
         self.software = SOFTWARE
         self.user_agent = ""
+        self.hooks = CrawlHooks()
+        self.stats: Any = None  # Scrapy's stats collector, once the crawl runs
+        self.stats_snapshot: dict[str, Any] = {}  # its bewaar/ values when the crawl ended
+
+    # -- counting: the only place that decides what a page counts as ----------------------
+    def _stat(self, key: str, n: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"bewaar/{key}", n)
+
+    def page_failed(self, account: str, url: str, reason: str) -> None:
+        """A page that gave no capture at all (the browser could not load or prepare it)."""
+        self.failed += 1
+        self.failures.append((url, reason))
+        self.accounts[account].failed += 1
+        self.outcomes[Outcome.FAILED] += 1
+        self._stat("pages/failed")
+
+    def page_judged(
+        self,
+        account: str,
+        kind: PageKind,
+        outcome: Outcome,
+        url: str,
+        reason: str,
+        will_retry: bool = False,
+    ) -> None:
+        """A captured page, judged. A blocked page that will be retried is evidence but not
+        counted: the retry's outcome is what counts."""
+        stats = self.accounts[account]
+        self.outcomes[outcome] += 1
+        self._stat(f"pages/{outcome}")
+        if outcome is Outcome.GONE:
+            self.gone.append((url, reason))
+        elif outcome is Outcome.OK:
+            self.done += 1
+            stats.pages += 1
+            if kind is PageKind.POST:
+                stats.posts += 1
+        elif outcome is Outcome.BLOCKED:
+            if not will_retry:
+                self.blocked += 1
+                stats.blocked += 1
+                self.blocked_pages.append((url, reason))
+        else:
+            self.failed += 1
+            stats.failed += 1
+            self.failures.append((url, reason))
+
+    def page_not_stored(self, account: str, was_ok: bool, url: str, reason: str) -> None:
+        """A judged page whose records could not be written: it is a failure after all."""
+        stats = self.accounts[account]
+        if was_ok:
+            self.done -= 1
+            stats.pages -= 1
+            self._stat("pages/ok", -1)
+        self.failed += 1
+        stats.failed += 1
+        self.failures.append((url, f"not stored: {reason}"))
+        self._stat("pages/not_stored")
+
+    def written(self, records: int, bytes_total: int) -> None:
+        self.records += records
+        self.bytes_written = bytes_total
+        self._stat("warc/records", records)
 
     def add_target(self, seed: Seed, index: int, url: str, **kw: Any) -> Target:
         account = kw.pop("account", None) or urlsplit(url).netloc

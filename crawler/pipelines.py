@@ -11,7 +11,7 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from bewaar.model import PageEntry, append_pages
+from bewaar.model import Outcome, PageEntry, append_pages
 from crawler.capture import PageCapture
 from crawler.dedup import DedupIndex
 from crawler.indexer import add_to_index
@@ -78,8 +78,7 @@ class WarcPipeline:
         except WarcWriteError as e:
             self._write_failed(job, item, str(e))
             return item
-        job.bytes_written = self.files.bytes_written
-        job.records += written.records
+        job.written(written.records, self.files.bytes_written)
         t = item.target
         entry = PageEntry(
             url=item.final_url or item.url,
@@ -88,19 +87,19 @@ class WarcPipeline:
             title=item.title,
             status=item.status,
             crawl_id=job.crawl_id,
-            seed=t.get("depth", 0) == 0,
-            depth=t.get("depth", 0),
+            seed=t.depth == 0,
+            depth=t.depth,
             warc=written.warc,
-            outcome=item.outcome,
+            outcome=str(item.outcome),
             reason=item.reason,
-            platform=t.get("platform", ""),
-            account=t.get("account", ""),
-            kind=t.get("kind", "page"),
+            platform=t.platform,
+            account=t.account,
+            kind=str(t.kind),
         )
         if item.url != entry.url:
             entry.extra["requested_url"] = item.url
-        if t.get("post_id"):
-            entry.extra["post_id"] = t["post_id"]
+        if t.post_id:
+            entry.extra["post_id"] = t.post_id
         if written.main_record_id:
             entry.extra["record_id"] = written.main_record_id
         append_pages(job.collection.pages_file, [entry])
@@ -119,14 +118,11 @@ class WarcPipeline:
     def _write_failed(self, job: Any, item: PageCapture, reason: str) -> None:
         """Nothing more can be stored: count the page as failed and stop the crawl, rather than
         browse on and lose every further page (the ones written before are kept)."""
-        stats = job.accounts[item.target.get("account", "")]
-        if item.outcome == "ok":  # counted as captured when it was judged; it is not stored
-            job.done -= 1
-            stats.pages -= 1
-        job.failed += 1
-        stats.failed += 1
-        job.failures.append((item.final_url or item.url, f"not stored: {reason}"))
-        item.outcome, item.reason = "failed", f"not stored: {reason}"
+        # counted as captured when it was judged; it is not stored
+        job.page_not_stored(
+            item.target.account, item.outcome is Outcome.OK, item.final_url or item.url, reason
+        )
+        item.outcome, item.reason = Outcome.FAILED, f"not stored: {reason}"
         if job.write_error is None:
             job.write_error = reason
             log.error("%s; stopping the crawl", reason)

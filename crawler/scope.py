@@ -9,6 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from scrapy import Request, Spider
 
+from bewaar.model import PageRequest
+
 log = logging.getLogger(__name__)
 
 
@@ -40,8 +42,8 @@ def in_scope(url: str, seed_url: str, scope: str, extra_prefixes: Iterable[str] 
 class ScopeMiddleware:
     """Drops follow-up requests beyond a seed's depth or outside its scope.
 
-    The spider marks each request with `meta["bewaar"] = {"target": i, "depth": d, ...}`;
-    requests already judged in scope by a platform adapter carry `"scoped": True`.
+    The spider marks each request with `meta["bewaar"]`, a `PageRequest` as a dict; requests
+    already judged in scope by a platform adapter carry `scoped`.
     """
 
     def process_spider_output(
@@ -61,13 +63,15 @@ class ScopeMiddleware:
     def _allowed(self, item: Any, spider: Spider) -> bool:
         if not isinstance(item, Request):
             return True
-        info = item.meta.get("bewaar") or {}
-        if info.get("retry_of"):
+        if "bewaar" not in item.meta:
             return True
-        target = spider.job.targets[info["target"]]
-        if info.get("depth", 0) > target.depth:
+        req = PageRequest.from_meta(item.meta["bewaar"])
+        if req.retry_of:
+            return True
+        target = spider.job.targets[req.target]
+        if req.depth > target.depth:
             return False
-        if info.get("scoped"):
+        if req.scoped:
             return True
         ok = in_scope(item.url, target.url, target.scope, target.extra_prefixes)
         if not ok:

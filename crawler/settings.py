@@ -128,7 +128,7 @@ def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool =
         "SPIDER_MIDDLEWARES": {"crawler.scope.ScopeMiddleware": 550},
         "EXTENSIONS": {
             "crawler.extensions.Progress": 500,
-            "crawler.extensions.SignWarcs": 510,
+            "crawler.extensions.WarcHooks": 510,
             "scrapy.extensions.logstats.LogStats": None,
             "scrapy.extensions.memusage.MemoryUsage": None,
         },

@@ -1,6 +1,6 @@
 """The capture spider: each request is a page in a real Chromium; each callback records it.
 
-Requests carry only plain data in meta (target index, depth, kind; the page-init callback by
+Requests carry only plain data in meta (a `PageRequest` as a dict; the page-init callback by
 import path), so the scheduler can keep them on disk or in redis.
 """
 
@@ -11,7 +11,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -22,6 +21,8 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
+from bewaar.model import Outcome, PageKind, PageRequest, PageTarget
+from bewaar.timeutil import iso
 from crawler.behaviors import PlatformHints
 from crawler.capture import RECORDER_KEY, PageCapture, capture_page, finish_resources
 from crawler.job import CrawlJob, Target
@@ -72,9 +73,13 @@ class CaptureSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
+
+    def _opened(self, spider: Any) -> None:
+        self.job.stats = self.crawler.stats  # set by Scrapy when the crawl starts
 
     def _idle(self) -> None:
         """When the crawl is done, visit the account's earlier posts it did not see again:
@@ -95,25 +100,25 @@ class CaptureSpider(scrapy.Spider):
         raise DontCloseSpider
 
     def _recheck_requests(self) -> list[Request]:
-        from catalog.api import known_posts
-
+        known_posts = self.job.hooks.known_posts
+        if known_posts is None:
+            return []
         out: list[Request] = []
         for t in self.job.targets:
             if t.index not in self.adapters or t.platform == "generic" or t.depth < 1:
                 continue
             seen = self._seen_posts.get(t.index, set())
-            for post_id, url in known_posts(self.job.root.path, self.job.collection.name, t.account):
+            for post_id, url in known_posts(t.account):
                 if post_id in seen or url in seen:
                     continue
-                out.append(self.page_request(t, url, 1, "recheck", post_id=post_id, scoped=True))
+                out.append(self.page_request(PageRequest(
+                    t.index, url, 1, PageKind.RECHECK, post_id=post_id, scoped=True,
+                )))  # fmt: skip
         return out
 
     # -- requests ---------------------------------------------------------------------
-    def page_request(
-        self, target: Target, url: str, depth: int, kind: str, attempt: int = 1, **extra: Any
-    ) -> Request:
-        info = {"target": target.index, "depth": depth, "kind": kind, "url": url, "attempt": attempt}
-        info.update(extra)
+    def page_request(self, req: PageRequest) -> Request:
+        target = self.job.targets[req.target]
         meta = {
             "playwright": True,
             "playwright_include_page": True,
@@ -121,33 +126,33 @@ class CaptureSpider(scrapy.Spider):
             "playwright_page_init_callback": "crawler.capture.init_page",
             "playwright_page_goto_kwargs": {"wait_until": "load"},
             "bewaar_max_resource_size": self.job.config.crawl.max_resource_size,
-            "bewaar": info,
+            "bewaar": req.to_meta(),
         }
         return Request(
-            url,
+            req.url,
             callback=self.parse_page,
             errback=self.on_error,
             meta=meta,
-            dont_filter=attempt > 1,
+            dont_filter=req.attempt > 1,
         )
 
     async def start(self) -> AsyncIterator[Any]:
         for t in self.job.targets:
-            kind = "profile" if t.platform != "generic" else "page"
+            kind = PageKind.PROFILE if t.platform != "generic" else PageKind.PAGE
             for url in [t.url, *t.more_urls]:
-                yield self.page_request(t, url, 0, kind)
+                yield self.page_request(PageRequest(t.index, url, 0, kind))
 
     # -- callbacks --------------------------------------------------------------------
-    def _hints(self, target: Target, info: dict[str, Any]) -> PlatformHints:
+    def _hints(self, target: Target, req: PageRequest) -> PlatformHints:
         ad = self.adapters.get(target.index)
         if ad is None:
             return PlatformHints()
         fetch: tuple[str, ...] = ()
-        if info.get("kind") in ("post", "recheck"):
-            fetch = tuple(ad.post_resources(info["url"]))
+        if req.kind in (PageKind.POST, PageKind.RECHECK):
+            fetch = tuple(ad.post_resources(req.url))
         return PlatformHints(ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch)
 
-    def _analyzer(self, target: Target, info: dict[str, Any]) -> Any:
+    def _analyzer(self, target: Target, req: PageRequest) -> Any:
         """The platform adapter reads the page before it is closed: is it blocked, which
         information objects does it show, which posts does it link to, which media do the
         objects name (fetched whole by the page if the browser did not load them)."""
@@ -156,7 +161,7 @@ class CaptureSpider(scrapy.Spider):
             return None
         from crawler.platforms.base import CapturedResponse, PageSnapshot
 
-        kind = info.get("kind", "page")
+        kind = str(req.kind)
 
         def analyze(cap: PageCapture, exchanges: list[Any]) -> list[str]:
             main = next((e for e in exchanges if e.is_main_document and not e.redirect), None)
@@ -167,7 +172,7 @@ class CaptureSpider(scrapy.Spider):
                 status=main.status if main else cap.status,
                 title=cap.title,
                 html=cap.dom,
-                captured_at=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                captured_at=iso(when),
                 kind=kind,
                 handle=target.handle,
                 base_url=target.base_url,
@@ -199,7 +204,7 @@ class CaptureSpider(scrapy.Spider):
 
         return analyze
 
-    async def _full_media(self, cap: PageCapture, cookies: list[dict[str, Any]], kind: str) -> None:
+    async def _full_media(self, cap: PageCapture, cookies: list[dict[str, Any]], kind: PageKind) -> None:
         """Streams the page names (HLS/DASH playlists), and the post itself where yt-dlp has
         an extractor for the site, fetched whole with yt-dlp and recorded."""
         from crawler.capture import add_media
@@ -211,7 +216,7 @@ class CaptureSpider(scrapy.Spider):
                 if m.get("url") and is_manifest(m["url"], m.get("mime") or ""):
                     sources.append(m["url"])
         sources += [e.url for e in cap.exchanges if is_manifest(e.url, e.mime) and e.status == 200]
-        if kind == "post" and has_site_extractor(cap.final_url):
+        if kind is PageKind.POST and has_site_extractor(cap.final_url):
             sources.insert(0, cap.final_url)
         # once per crawl: later pages embedding the same stream record it as the browser plays it
         sources = [u for u in dict.fromkeys(sources) if u not in self._streams_fetched]
@@ -230,35 +235,35 @@ class CaptureSpider(scrapy.Spider):
 
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         meta = response.meta
-        info = meta["bewaar"]
-        target = self.job.targets[info["target"]]
+        req = PageRequest.from_meta(meta["bewaar"])
+        target = self.job.targets[req.target]
         page = meta.get("playwright_page")
         rec = meta.get(RECORDER_KEY)
         self.job.finished += 1
         if page is None or rec is None:
-            self._fail(target, info["url"], "browser page could not be prepared")
+            self._fail(target, req.url, "browser page could not be prepared")
             if page is not None:
                 await page.close()
             return
         cookies: list[dict[str, Any]] = []
         try:
             cap = await capture_page(
-                page, rec, info["url"], response.status, self.job.seeds.behaviors,
-                self._hints(target, info), analyze=self._analyzer(target, info),
+                page, rec, req.url, response.status, self.job.seeds.behaviors,
+                self._hints(target, req), analyze=self._analyzer(target, req),
             )
             if self.job.seeds.behaviors.full_media and cap.block is None:
                 cookies = [dict(c) for c in await page.context.cookies()]
         except PlaywrightError as e:
-            self._fail(target, info["url"], f"capture failed: {str(e).splitlines()[0]}")
+            self._fail(target, req.url, f"capture failed: {str(e).splitlines()[0]}")
             return
         finally:
             await _close(page)
         media = None
         if self.job.seeds.behaviors.full_media and cap.block is None:
             # runs while the page's links are already being crawled (see _handle_capture)
-            media = asyncio.ensure_future(self._full_media(cap, cookies, info.get("kind", "page")))
+            media = asyncio.ensure_future(self._full_media(cap, cookies, req.kind))
         try:
-            async for out in self._handle_capture(cap, target, info, media):
+            async for out in self._handle_capture(cap, target, req, media):
                 yield out
         finally:
             if media is not None and not media.done():  # the crawl stopped under us
@@ -267,8 +272,8 @@ class CaptureSpider(scrapy.Spider):
     async def on_error(self, failure: Failure) -> AsyncIterator[Any]:
         request = failure.request
         meta = request.meta
-        info = meta.get("bewaar") or {}
-        target = self.job.targets[info.get("target", 0)]
+        req = PageRequest.from_meta(meta.get("bewaar") or {"target": 0, "url": request.url})
+        target = self.job.targets[req.target]
         page = meta.get("playwright_page")
         rec = meta.get(RECORDER_KEY)
         self.job.finished += 1
@@ -278,64 +283,81 @@ class CaptureSpider(scrapy.Spider):
             try:
                 if not page.is_closed():
                     cap = await capture_page(
-                        page, rec, info.get("url", request.url), None, self.job.seeds.behaviors,
-                        self._hints(target, info), analyze=self._analyzer(target, info),
+                        page, rec, req.url, None, self.job.seeds.behaviors,
+                        self._hints(target, req), analyze=self._analyzer(target, req),
                     )
                     cap.reason = reason
                     await _close(page)
                     if cap.exchanges:
-                        async for out in self._handle_capture(cap, target, info):
+                        async for out in self._handle_capture(cap, target, req):
                             yield out
                         return
             except PlaywrightError:
                 pass
         await _close(page)
-        self._fail(target, info.get("url", request.url), reason)
+        self._fail(target, req.url, reason)
 
     def _spider_error(self, failure: Failure, response: Response, spider: Any) -> None:
         """A bug in bewaar while handling a page must not pass for a clean crawl: Scrapy's own
         report of it is silenced with the library noise, so it becomes a failure here."""
-        info = response.meta.get("bewaar") or {}
-        target = self.job.targets[info.get("target", 0)]
+        req = PageRequest.from_meta(response.meta.get("bewaar") or {"target": 0, "url": response.url})
+        target = self.job.targets[req.target]
         err = failure.value
         self._fail(
-            target, info.get("url", response.url),
+            target, req.url,
             f"bewaar could not process the page ({type(err).__name__}: {err}); "
             "run again with -vv and report this as a bug",
         )
 
     # -- outcome ----------------------------------------------------------------------
     def _fail(self, target: Target, url: str, reason: str) -> None:
-        self.job.failed += 1
-        self.job.failures.append((url, reason))
-        self.job.accounts[target.account].failed += 1
-        self.job.outcomes["failed"] += 1
+        self.job.page_failed(target.account, url, reason)
         log.warning("failed: %s: %s", url, reason)
 
     async def _handle_capture(
-        self, cap: PageCapture, target: Target, info: dict[str, Any],
+        self, cap: PageCapture, target: Target, req: PageRequest,
         streams: asyncio.Future[None] | None = None,
     ) -> AsyncIterator[Any]:
         """Judge the capture, follow its links, then hand it to the pipelines once `streams`
         (yt-dlp fetching the page's streams, which can take minutes for a long video) is done:
         the posts a profile links do not wait for the profile's video."""
-        depth = int(info.get("depth", 0))
-        cap.target = {
-            "seed": target.index,
-            "depth": depth,
-            "kind": info.get("kind", "page"),
-            "account": target.account,
-            "platform": target.platform,
-            "handle": target.handle,
-            "attempt": info.get("attempt", 1),
-        }
-        if info.get("post_id"):
-            cap.target["post_id"] = info["post_id"]
-        moved = depth == 0 and cap.final_url and cap.final_url != target.url
+        cap.target = PageTarget(
+            seed=target.index, depth=req.depth, kind=req.kind, account=target.account,
+            platform=target.platform, handle=target.handle, attempt=req.attempt,
+            post_id=req.post_id,
+        )  # fmt: skip
+        moved = req.depth == 0 and cap.final_url and cap.final_url != target.url
         if moved and cap.final_url not in target.extra_prefixes:
             target.extra_prefixes.append(cap.final_url)
+        self._note_seen(cap, target)
 
-        block = cap.block
+        retry = self._judge(cap, req)
+        retrying = retry and req.attempt < MAX_429_ATTEMPTS
+        self.job.page_judged(
+            target.account, req.kind, cap.outcome,
+            cap.final_url or cap.url if cap.outcome is Outcome.BLOCKED else cap.url,
+            cap.reason, will_retry=retrying,
+        )  # fmt: skip
+        if cap.outcome is Outcome.OK:
+            self._count_objects(cap, target)
+
+        if not retrying and cap.outcome is Outcome.OK and req.depth < target.depth:
+            for request in self._follow(cap, target, req):
+                yield request
+
+        if streams is not None:
+            await streams
+        finish_resources(cap)
+        yield cap
+
+        if retrying:
+            delay = RETRY_BASE_SECONDS * 2 ** (req.attempt - 1)
+            self.job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {req.attempt + 1})")
+            await asyncio.sleep(delay)
+            yield self.page_request(req.retry())
+
+    def _note_seen(self, cap: PageCapture, target: Target) -> None:
+        """What this crawl saw of the account: earlier posts not among it are re-checked."""
         seen = self._seen_posts.setdefault(target.index, set())
         seen.add(cap.url)
         seen.add(cap.final_url)
@@ -345,80 +367,50 @@ class CaptureSpider(scrapy.Spider):
                 if obj.get("url"):
                     seen.add(obj["url"])
 
-        stats = self.job.accounts[target.account]
+    @staticmethod
+    def _judge(cap: PageCapture, req: PageRequest) -> bool:
+        """Set the capture's outcome and reason; True when a rate limit asks for a retry."""
+        block = cap.block
         retry = False
-        kind = info.get("kind", "page")
         if block is not None:
-            cap.outcome, cap.reason = "blocked", f"{block.kind}: {block.reason}"
+            cap.outcome, cap.reason = Outcome.BLOCKED, f"{block.kind}: {block.reason}"
             retry = block.kind == "rate_limited"
         elif cap.status == 429:
-            cap.outcome, cap.reason = "blocked", "rate_limited: HTTP 429"
+            cap.outcome, cap.reason = Outcome.BLOCKED, "rate_limited: HTTP 429"
             retry = True
         elif cap.status is None:
-            cap.outcome, cap.reason = "failed", cap.reason or "no response to the page request"
+            cap.outcome, cap.reason = Outcome.FAILED, cap.reason or "no response to the page request"
         elif cap.status >= 400:
-            cap.outcome, cap.reason = "failed", f"HTTP {cap.status}"
-        if kind == "recheck":
+            cap.outcome, cap.reason = Outcome.FAILED, f"HTTP {cap.status}"
+        if req.kind is PageKind.RECHECK:
             # A post that did not show up again: its page's answer is the finding, not a
             # failure of the crawl. "gone" = the platform says it no longer exists.
             if cap.status in (404, 410) or (block is not None and block.kind in ("unavailable", "not_found")):
-                cap.outcome = "gone"
+                cap.outcome = Outcome.GONE
                 cap.reason = cap.reason or f"HTTP {cap.status}"
-            elif cap.outcome == "failed" and cap.status is not None:
-                cap.outcome = "gone" if cap.status < 500 else "failed"
+            elif cap.outcome is Outcome.FAILED and cap.status is not None:
+                cap.outcome = Outcome.GONE if cap.status < 500 else Outcome.FAILED
+        return retry
 
-        self.job.outcomes[cap.outcome] += 1
-        if cap.outcome == "gone":
-            self.job.gone.append((cap.url, cap.reason))
-        elif cap.outcome == "ok":
-            self.job.done += 1
-            stats.pages += 1
-            if kind == "post":
-                stats.posts += 1
-            for obj in cap.objects:
-                if obj.get("type") == "post" and obj.get("reply_to"):
-                    stats.replies += 1
-                for m in obj.get("media") or [] if obj.get("type") == "post" else []:
-                    media = self._media.setdefault(target.index, set())
-                    media.add(m.get("url") or f"{obj.get('id')}#{len(media)}")
-                    stats.media = len(media)
-        elif cap.outcome == "blocked":
-            if retry and int(info.get("attempt", 1)) < MAX_429_ATTEMPTS:
-                pass  # recorded as evidence; the retry's outcome is what counts
-            else:
-                self.job.blocked += 1
-                stats.blocked += 1
-                self.job.blocked_pages.append((cap.final_url or cap.url, cap.reason))
-        else:
-            self.job.failed += 1
-            stats.failed += 1
-            self.job.failures.append((cap.url, cap.reason))
+    def _count_objects(self, cap: PageCapture, target: Target) -> None:
+        stats = self.job.accounts[target.account]
+        for obj in cap.objects:
+            if obj.get("type") != "post":
+                continue
+            if obj.get("reply_to"):
+                stats.replies += 1
+            for m in obj.get("media") or []:
+                media = self._media.setdefault(target.index, set())
+                media.add(m.get("url") or f"{obj.get('id')}#{len(media)}")
+                stats.media = len(media)
 
-        attempt = int(info.get("attempt", 1))
-        retrying = retry and attempt < MAX_429_ATTEMPTS
-        if not retrying and cap.outcome == "ok" and depth < target.depth:
-            for req in self._follow(cap, target, depth, info.get("kind", "page")):
-                yield req
-
-        if streams is not None:
-            await streams
-        finish_resources(cap)
-        yield cap
-
-        if retrying:
-            delay = RETRY_BASE_SECONDS * 2 ** (attempt - 1)
-            self.job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {attempt + 1})")
-            await asyncio.sleep(delay)
-            yield self.page_request(
-                target, info["url"], depth, info.get("kind", "page"), attempt + 1, retry_of=cap.url
-            )
-
-    def _follow(self, cap: PageCapture, target: Target, depth: int, kind: str) -> list[Request]:
+    def _follow(self, cap: PageCapture, target: Target, req: PageRequest) -> list[Request]:
         adapter = self.adapters.get(target.index)
         out: list[Request] = []
         seen: set[str] = set()
+        depth = req.depth + 1
         if adapter is not None and target.platform != "generic":
-            if kind != "profile":
+            if req.kind is not PageKind.PROFILE:
                 return out
             for link in cap.post_links or []:
                 if target.max_posts is not None and self._posts_queued[target.index] >= target.max_posts:
@@ -427,14 +419,16 @@ class CaptureSpider(scrapy.Spider):
                     continue
                 self._queued_posts.add(link)
                 self._posts_queued[target.index] += 1
-                out.append(self.page_request(target, link, depth + 1, "post", scoped=True))
+                out.append(self.page_request(
+                    PageRequest(target.index, link, depth, PageKind.POST, scoped=True)
+                ))  # fmt: skip
             return out
         for link in cap.links:
             link = link.split("#")[0]
             if not link or link in seen:
                 continue
             seen.add(link)
-            out.append(self.page_request(target, link, depth + 1, "page"))
+            out.append(self.page_request(PageRequest(target.index, link, depth, PageKind.PAGE)))
         return out
 
 

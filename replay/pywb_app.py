@@ -3,8 +3,8 @@
 Started by `bewaar replay` as `<pywb python> pywb_app.py --root R --config C --rules X ...`.
 It imports only pywb, its dependencies and the standard library. bewaar's learned fuzzy rules
 are placed in front of pywb's default rules (pywb's `rules_file` setting replaces the defaults,
-so the merged file is written here, where pywb's own defaults can be read), and requests under
-/_overview go to the overview app; everything else is pywb's FrontEndApp, unpatched.
+so the merged file is written here, where pywb's own defaults can be read); everything is
+pywb's FrontEndApp, unpatched. (The overview is served by bewaar itself, on another origin.)
 """
 
 from gevent import monkey
@@ -24,8 +24,6 @@ from pywb import DEFAULT_RULES_FILE  # noqa: E402
 from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
 from pywb.utils.loaders import load_yaml_config  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-
 
 def merged_rules(bewaar_rules_path: Path, out: Path) -> Path:
     default = load_yaml_config(DEFAULT_RULES_FILE)
@@ -39,20 +37,6 @@ def merged_rules(bewaar_rules_path: Path, out: Path) -> Path:
     return out
 
 
-class Dispatch:
-    """/_overview and its assets to the overview app, the rest to pywb."""
-
-    def __init__(self, pywb_app, overview_app=None) -> None:
-        self.pywb = pywb_app
-        self.overview = overview_app
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if self.overview is not None and (path == "/_overview" or path.startswith("/_overview/")):
-            return self.overview(environ, start_response)
-        return self.pywb(environ, start_response)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
@@ -60,7 +44,6 @@ def main() -> int:
     ap.add_argument("--rules", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--catalog", default="")
     args = ap.parse_args()
 
     root = Path(args.root)
@@ -72,16 +55,7 @@ def main() -> int:
     final.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
     app = FrontEndApp(config_file=str(final))
-    overview = None
-    if args.catalog:
-        sys.path.insert(0, str(HERE))
-        try:
-            from overview import OverviewApp  # replay/overview.py, stdlib + jinja2 only
-
-            overview = OverviewApp(Path(args.catalog), prefix="/_overview")
-        except Exception as e:  # noqa: BLE001 - replay still works without the overview
-            print(f"overview disabled: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-    server = WSGIServer((args.host, args.port), Dispatch(app, overview), log=None, error_log=sys.stderr)
+    server = WSGIServer((args.host, args.port), app, log=None, error_log=sys.stderr)
     server.init_socket()
     print(json.dumps({"ready": True, "host": args.host, "port": server.server_port}), flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import json
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,9 +88,25 @@ def _death_signal() -> Callable[[], None] | None:
 class ReplayServer:
     """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
 
-    def __init__(self, root: Root, cfg: ReplayConfig, host: str, port: int) -> None:
+    def __init__(
+        self, root: Root, cfg: ReplayConfig, host: str, port: int, echo_errors: bool = True
+    ) -> None:
         self.root, self.cfg, self.host, self.port = root, cfg, host, port
         self.proc: subprocess.Popen[str] | None = None
+        self.echo_errors = echo_errors  # pass pywb's error output through to our stderr
+        self.last_errors: collections.deque[str] = collections.deque(maxlen=50)
+
+    def _drain(self, stream: Any, echo: bool) -> None:
+        def run() -> None:
+            try:
+                for line in stream:
+                    self.last_errors.append(line.rstrip("\n"))
+                    if echo:
+                        sys.stderr.write(line)
+            except (OSError, ValueError):
+                pass  # the process ended and the pipe was closed
+
+        threading.Thread(target=run, name="pywb-output", daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -105,8 +123,6 @@ class ReplayServer:
             "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),
             "--host", self.host, "--port", str(self.port),
         ]
-        # always mounted: the overview says "no catalog yet" until the first crawl made one
-        cmd += ["--catalog", str(self.root.catalog_file)]
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.root.path,
@@ -124,6 +140,10 @@ class ReplayServer:
             raise EnvironmentProblem(f"pywb did not start: {err[-1] if err else 'no output'}")
         info = json.loads(line)
         self.port = int(info["port"])
+        # pywb writes a line per error (and more with debug settings): read both pipes for as
+        # long as it runs, or a full pipe would freeze it mid-request
+        self._drain(self.proc.stdout, echo=False)
+        self._drain(self.proc.stderr, echo=self.echo_errors)
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection((self.host, self.port), timeout=1):
@@ -143,12 +163,9 @@ class ReplayServer:
         self.proc = None
 
     def wait(self) -> int:
+        """Until pywb exits (or Ctrl-C / SIGTERM here); then stop it."""
         assert self.proc is not None
         try:
-            # pass pywb's error output through so a user sees what went wrong
-            assert self.proc.stderr is not None
-            for line in self.proc.stderr:
-                sys.stderr.write(line)
             return self.proc.wait()
         except KeyboardInterrupt:
             return 0

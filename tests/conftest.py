@@ -61,6 +61,7 @@ class Replay:
         self.port = port or free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.overview = ""  # the overview's own origin, e.g. http://127.0.0.1:PORT/_overview
 
     def __enter__(self) -> Replay:
         self.proc = subprocess.Popen(
@@ -75,9 +76,13 @@ class Replay:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            m = re.search(r"at (http://\S+?)/? ", line)
+            m = re.search(r"^Replay of .* at (http://\S+?)/? ", line)
             if m:
                 self.url = m.group(1).rstrip("/")
+            m = re.search(r"^Overview at (http://\S+?)/? ", line)
+            if m:
+                self.overview = m.group(1).rstrip("/")
+            if self.url and self.overview:
                 return self
         err = self.proc.stderr.read() if self.proc.stderr else ""
         self.proc.kill()

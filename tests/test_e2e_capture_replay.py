@@ -16,6 +16,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.sites.social import SocialSite
+from bewaar.sites.social.site import STATIC as SOCIAL_STATIC
 from tests.conftest import Replay, make_root, run_bewaar, write_seeds
 from tests.pagecheck import (
     Seen,
@@ -134,13 +135,13 @@ def test_records_are_exact(crawl: dict[str, Any]) -> None:
     h = js[0].http_headers
     assert h.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
     assert h.get_header("Content-Encoding") is None
-    real = (Path(__file__).parent / "sites/social/static/app.js").read_bytes()
+    real = (SOCIAL_STATIC / "app.js").read_bytes()
     first_js = next(b for r, b in by_uri[f"{site.base_url}/static/app.js"] if r.rec_type == "response")
     assert first_js == real and h.get_header("Content-Length") == str(len(real))
     assert js[0].rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
 
     # the video is stored whole as one 200, never as 206 parts
-    clip = (Path(__file__).parent / "sites/social/static/clip.mp4").read_bytes()
+    clip = (SOCIAL_STATIC / "clip.mp4").read_bytes()
     media = [(r, b) for r, b in by_uri[f"{site.base_url}/static/clip.mp4"] if r.rec_type == "response"]
     assert media and all(r.http_headers.get_statuscode() == "200" for r, _ in media)
     assert media[0][1] == clip
@@ -148,7 +149,7 @@ def test_records_are_exact(crawl: dict[str, Any]) -> None:
 
     # an HLS stream the browser played segment by segment is archived whole: every segment,
     # and the file yt-dlp rebuilt from them as a conversion record
-    hls_dir = Path(__file__).parent / "sites/social/static/hls"
+    hls_dir = SOCIAL_STATIC / "hls"
     parts = [hls_dir / "init.mp4"] + sorted(hls_dir.glob("seg*.m4s"), key=lambda p: int(p.stem[3:]))
     for part in [hls_dir / "stream.m3u8", *parts]:
         got = [b for r, b in by_uri[f"{site.base_url}/static/hls/{part.name}"] if r.rec_type == "response"]

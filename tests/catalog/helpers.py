@@ -6,8 +6,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from catalog.changes import DEFAULT_TYPES, TYPES, Filter, query
 from catalog.db import DERIVED_TABLES, open_readonly
+from catalog.query import DEFAULT_TYPES, TYPES
+from catalog.query import ChangeFilter as Filter
+from catalog.query import list_changes as query
 
 
 def dump_catalog(path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -225,7 +225,7 @@ def test_overview_search_filters_and_links_into_replay(story: Story, replay: Rep
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    page.goto(f"{replay.url}/_overview")
+    page.goto(replay.overview)
     account = page.locator("table.accounts tbody tr")
     assert account.count() == 1
     cells = {
@@ -236,7 +236,7 @@ def test_overview_search_filters_and_links_into_replay(story: Story, replay: Rep
     assert (cells["New"], cells["Edited"], cells["Deleted"], cells["Profile"]) == ("1", "1", "1", "1")
 
     def search(**fields: str) -> list[str]:
-        page.goto(f"{replay.url}/_overview")
+        page.goto(replay.overview)
         for label, value in fields.items():
             control = page.get_by_label(label, exact=True)
             if control.evaluate("e => e.tagName") == "SELECT":
@@ -286,11 +286,11 @@ def test_overview_search_filters_and_links_into_replay(story: Story, replay: Rep
 
 def test_overview_fits_a_phone(story: Story, replay: Replay, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
-    for path in ("/_overview", "/_overview/?q=open", "/_overview/account/1"):
-        page.goto(f"{replay.url}{path}")
+    for path in ("", "/?q=open", "/account/1"):
+        page.goto(f"{replay.overview}{path}")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, f"{path} is {width}px wide on a 360px screen"
-    page.goto(f"{replay.url}/_overview")
+    page.goto(replay.overview)
     box = page.get_by_label("Keyword", exact=True).bounding_box()
     assert box and box["width"] > 250  # the search field uses the width
     page.locator("li.post a", has_text="Details").first.click()

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bewaar.app.web.overview import fts_query, replay_url, when
 from bewaar.errors import InputError
 from catalog import compare as cmp
 from catalog.changes import parse_since, wdiff
-from replay.overview import fts_query, replay_url, when
 
 
 def content(text: str, media: list[cmp.MediaItem] | None = None, source: str = "post") -> cmp.PostContent:

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bewaar.app.watch import Job
 from bewaar.sites.platforms import SITES
 from bewaar.sites.platforms.fixture import PlatformSite
 from catalog.db import open_catalog
-from catalog.watch import Job
 from tests.catalog.helpers import row
 from tests.conftest import BIN, free_port, make_root, run_bewaar, write_seeds
 

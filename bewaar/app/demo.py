@@ -21,7 +21,6 @@ from bewaar.config import load_root_config
 from bewaar.errors import FAILED
 from bewaar.model import Root
 
-REPO = Path(__file__).resolve().parents[1]
 SITE_PORT = 8765
 
 
@@ -42,8 +41,8 @@ def _free(port: int) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from crawler.run import run_crawl
-    from replay.server import ReplayServer
+    from bewaar.app.crawl import crawl
+    from bewaar.app.serve import Servers
     from signing.api import set_tsa_url, trust_tsa_root
     from signing.tsa_server import LocalTSA
 
@@ -73,10 +72,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         from bewaar.config import load_seed_list
 
-        code, job = run_crawl(root, load_seed_list(seeds_path), config, seed_file=seeds_path)
+        code, job = crawl(root, load_seed_list(seeds_path), config, seed_file=seeds_path)
         print("\nVerifying the capture (signatures, timestamps, digests):", flush=True)
         verify = subprocess.run(
-            [sys.executable, "-m", "bewaar.cli", "verify", "--root", str(root.path),
+            [sys.executable, "-m", "bewaar.app.cli", "verify", "--root", str(root.path),
              str(job.collection.path)],
             capture_output=True,
             text=True,
@@ -91,28 +90,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
         port = args.port
         if port is None:
             port = 8080 if _free(8080) else 0
-        server = ReplayServer(root, config.replay, "127.0.0.1", port)
-        url = server.start()
-        replay_url = f"{url}/demo/{site.profile_url}"
-        with urllib.request.urlopen(f"{url}/demo/mp_/{site.profile_url}", timeout=30) as resp:
-            ok = resp.status == 200
-        print(f"\nReplay:   {replay_url}  ({'answers' if ok else 'NOT answering'})")
-        print(f"Search:   {url}/demo/*/{site.base_url}/*")
-        print(f"Overview: {url}/_overview")
-        print(f"Verify:   bewaar verify --root {root.path} {job.collection.path}")
-        print(f"Package:  bewaar package demo -o demo.wacz --root {root.path}")
-        if args.no_serve:
-            server.stop()
-            return code
-        print("Serving the live example site and the replay; press Ctrl-C to stop.", flush=True)
+        overview_port = port + 1 if port and _free(port + 1) else 0
+        servers = Servers(root, config.replay, "127.0.0.1", port, overview_port)
+        servers.replay.echo_errors = False
+        url, overview = servers.start()
         try:
-            while server.proc and server.proc.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+            replay_url = f"{url}/demo/{site.profile_url}"
+            with urllib.request.urlopen(f"{url}/demo/mp_/{site.profile_url}", timeout=30) as resp:
+                ok = resp.status == 200
+            print(f"\nReplay:   {replay_url}  ({'answers' if ok else 'NOT answering'})")
+            print(f"Search:   {url}/demo/*/{site.base_url}/*")
+            print(f"Overview: {overview}")
+            print(f"Verify:   bewaar verify --root {root.path} {job.collection.path}")
+            print(f"Package:  bewaar package demo -o demo.wacz --root {root.path}")
+            if args.no_serve:
+                return code
+            print("Serving the live example site and the replay; press Ctrl-C to stop.", flush=True)
+            try:
+                while servers.replay.proc and servers.replay.proc.poll() is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+            return code
         finally:
-            server.stop()
-        return code
+            servers.stop()
     finally:
         tsa.stop()
         site.stop()

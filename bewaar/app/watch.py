@@ -30,25 +30,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import yaml
 
 from bewaar.config import Seed, SeedList, load_seed_list, parse_duration
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.model import Root
+from bewaar.timeutil import compact, iso, parse_iso
 from catalog.db import CatalogLocked, open_catalog, write_transaction
+from crawler.targets import account_name
 
 KEEP_LOGS = 50  # per account, in ROOT/.bewaar/watch/logs/
 CATALOG_WAIT = 30.0  # seconds to wait for the catalog's write lock before trying again later
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @dataclass
@@ -65,18 +58,6 @@ class Job:
         return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.collection}--{self.account}")[:150]
 
 
-def account_of(seeds: SeedList, seed: Seed) -> str:
-    """The account name the crawler will give this seed's pages (see crawler/run.py)."""
-    if seed.url:
-        return urlsplit(seed.url).netloc
-    from crawler.platforms import get_adapter
-
-    opts = seeds.platforms.get(seed.platform) if seed.platform else None
-    base = seed.base_url or (opts.base_url if opts else None)
-    adapter = get_adapter(seed.platform, base)
-    return f"{seed.platform}:{adapter.account_key(seed.handle or '')}"
-
-
 def plan(seeds: SeedList, source: Path) -> list[Job]:
     jobs: dict[str, Job] = {}
     missing = []
@@ -85,7 +66,7 @@ def plan(seeds: SeedList, source: Path) -> list[Job]:
         if not every:
             missing.append(f"seeds[{i}]")
             continue
-        name = account_of(seeds, seed)
+        name = account_name(seeds, seed)
         job = jobs.setdefault(name, Job(seeds.collection, name, parse_duration(every)))
         job.every = min(job.every, parse_duration(every))
         job.seeds.append(seed)
@@ -342,7 +323,7 @@ class Watch:
         log_dir = self.state / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         start = datetime.now(UTC)
-        log_path = log_dir / f"{job.slug}-{start.strftime('%Y%m%dT%H%M%SZ')}.log"
+        log_path = log_dir / f"{job.slug}-{compact(start)}.log"
         reports = self.root.collection(job.collection).path / "crawls"
         before = set(reports.glob("*.json")) if reports.is_dir() else set()
         self._mark_running(job, start)
@@ -438,7 +419,7 @@ class Watch:
 
 
 def _bewaar_crawl(seed_path: Path, root: Path) -> list[str]:
-    return [sys.executable, "-m", "bewaar.cli", "crawl", str(seed_path), "--root", str(root)]
+    return [sys.executable, "-m", "bewaar.app.cli", "crawl", str(seed_path), "--root", str(root)]
 
 
 def _last_line(path: Path) -> str:
@@ -447,3 +428,31 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return lines[-1][:200] if lines else ""
+
+
+def cmd_watch(args: Any) -> int:
+    root = Root(Path(args.root).resolve())
+    if not root.path.is_dir():
+        raise InputError(f"{root.path}: no such directory (give the root with --root)")
+    if args.poll <= 0:
+        raise InputError("--poll must be a positive number of seconds")
+    w = Watch(root, Path(args.seeds).resolve(), once=args.once, poll=args.poll, wait=args.wait)
+    w.install_signals()
+    return w.run()
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("watch", help="crawl each seed on its `every:` interval, until stopped")
+    p.add_argument("seeds", help="seed list (YAML) whose seeds (or the list) have `every:`")
+    p.add_argument("--root", default=".", help="root directory (default: .)")
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit (cron)")
+    p.add_argument(
+        "--poll", type=float, default=60.0,
+        help="longest sleep in seconds between looking for due runs and seed-list edits",
+    )  # fmt: skip
+    p.add_argument(
+        "--wait", type=float, default=30.0,
+        help="seconds to wait for a catalog another process is writing before trying again "
+        "later (with --once: before giving up)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_watch)

@@ -1,7 +1,8 @@
-"""`bewaar`: one command line that dispatches to the crawler, signing and replay packages.
+"""`bewaar`: one command line over the packages.
 
-Each package registers its own sub-commands (`register(subparsers)`); a command returns an
-exit status. Problems the user can fix are BewaarError: one line on stderr, no traceback.
+Each package registers the sub-commands that need only itself (`register(subparsers)`); the
+application layer registers those that compose several (crawl, watch, demo). A command returns
+an exit status. Problems the user can fix are BewaarError: one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bewaar import __version__
-from bewaar.errors import INTERRUPTED, BewaarError
+from bewaar.errors import INTERRUPTED, OK, BewaarError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,18 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
+    from bewaar.app import crawl, demo, serve, watch
+    from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
     from signing import cli as signing_cli
 
+    crawl.register(sub)
     crawler_cli.register(sub)
+    serve.register(sub)
     replay_cli.register(sub)
     signing_cli.register(sub)
-    from catalog import cli as catalog_cli
     catalog_cli.register(sub)
+    watch.register(sub)
     environment.register(sub)
-    from bewaar import demo
-
     demo.register(sub)
     return parser
 
@@ -57,6 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("BEWAAR_DEBUG") == "1"
     try:
         code = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`bewaar verify … | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's own flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = OK
     except BewaarError as e:
         print(f"bewaar: error: {e}", file=sys.stderr)
         code = e.exit_code

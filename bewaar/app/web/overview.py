@@ -1,0 +1,263 @@
+"""The overview at /_overview: every account and post in the catalog, searchable, linked into
+replay. A WSGI app served by bewaar/app/web/server.py on its own origin (another port than
+pywb's), so archived JavaScript running on the replay origin can neither read nor drive it. It
+opens ROOT/catalog.sqlite read-only through catalog/query.py (one connection per request: a
+rebuilt catalog is seen at once, and a crawl writing never blocks a reader).
+
+Pages (server-rendered; the small script only adds keyboard shortcuts):
+  /_overview                  accounts with their latest capture and change counts; posts
+                              filtered by keyword (FTS5 over every version), account,
+                              platform, change type and date range
+  /_overview/post/ID          one post: its versions, diffs, re-checks, each replayable
+  /_overview/account/ID       one account: profile versions, crawls, changes
+  /_overview/static/NAME      the CSS and script (no external CDN: the archive is offline)
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import sqlite3
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from catalog import query as cq
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+POST_CHANGES = cq.POST_CHANGES
+CHANGE_LABELS = {
+    "new": "new",
+    "found": "first seen (older)",
+    "edited": "edited",
+    "deleted": "deleted",
+    "restored": "restored",
+    "unverified": "not verifiable",
+    "profile": "profile changed",
+    "counts": "counts changed",
+}
+
+StartResponse = Callable[..., Any]
+
+
+class NotFound(Exception):
+    pass
+
+
+CatalogUnavailable = cq.CatalogUnavailable
+
+
+fts_query = cq.fts_query
+replay_url = cq.replay_path
+
+
+def when(iso: str | None) -> str:
+    """2024-05-01T09:30:00Z -> 2024-05-01 09:30:00 UTC"""
+    if not iso:
+        return "—"
+    return iso.replace("T", " ").rstrip("Z")[:19] + " UTC"
+
+
+def diff_html(ops: Iterable[list[str]] | None) -> Markup:
+    out = []
+    for op, text in ops or []:
+        t = escape(text)
+        if op == "-":
+            out.append(Markup('<del aria-label="removed">{}</del>').format(t))
+        elif op == "+":
+            out.append(Markup('<ins aria-label="added">{}</ins>').format(t))
+        else:
+            out.append(t)
+    return Markup("").join(out)
+
+
+def snippet_html(snip: str | None) -> Markup:
+    t = str(escape(snip or ""))
+    return Markup(t.replace(cq.HIT_OPEN, "<mark>").replace(cq.HIT_CLOSE, "</mark>"))
+
+
+def _day(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        return None
+
+
+class OverviewApp:
+    def __init__(self, catalog: Path, prefix: str = "/_overview", replay_base: str = "") -> None:
+        self.catalog = Path(catalog)
+        self.prefix = prefix.rstrip("/")
+        self.replay_base = replay_base.rstrip("/")  # the replay origin: links go there
+        self.env = Environment(
+            loader=FileSystemLoader(str(TEMPLATES)),
+            autoescape=select_autoescape(("html",)),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(when=when, diff=diff_html, snippet=snippet_html)
+        self.env.globals.update(
+            replay=self.replay_link, prefix=self.prefix, labels=CHANGE_LABELS, json=json,
+            replay_base=self.replay_base,
+        )  # fmt: skip
+
+    def replay_link(self, collection: str, iso: str | None, url: str | None) -> str | None:
+        path = replay_url(collection, iso, url)
+        return self.replay_base + path if path else None
+
+    # -- WSGI ---------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")[len(self.prefix) :] or "/"
+        params = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return self._send(start_response, "405 Method Not Allowed", b"GET only", "text/plain")
+        try:
+            if path.startswith("/static/"):
+                return self._static(start_response, path[len("/static/") :])
+            if path in ("/", ""):
+                body = self.index(params)
+            elif m := re.fullmatch(r"/post/(\d+)", path):
+                body = self.post(int(m.group(1)))
+            elif m := re.fullmatch(r"/account/(\d+)", path):
+                body = self.account(int(m.group(1)))
+            else:
+                raise NotFound(path)
+        except NotFound:
+            body = self.render("message.html", title="Not found", message="No such page in the overview.")
+            return self._send(start_response, "404 Not Found", body)
+        except CatalogUnavailable as e:
+            body = self.render("message.html", title="Catalog unavailable", message=str(e))
+            return self._send(start_response, "503 Service Unavailable", body)
+        return self._send(start_response, "200 OK", body)
+
+    def _send(
+        self, start_response: StartResponse, status: str, body: str | bytes,
+        ctype: str = "text/html; charset=utf-8", cache: str = "no-store",
+    ) -> list[bytes]:  # fmt: skip
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        start_response(
+            status,
+            [
+                ("Content-Type", ctype),
+                ("Content-Length", str(len(data))),
+                ("Cache-Control", cache),
+                # everything is served from here: no CDN, no inline script
+                ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                 "frame-ancestors 'self'"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Referrer-Policy", "same-origin"),
+            ],
+        )  # fmt: skip
+        return [data]
+
+    def _static(self, start_response: StartResponse, name: str) -> list[bytes]:
+        path = (STATIC / name).resolve()
+        if STATIC.resolve() not in path.parents or not path.is_file():
+            raise NotFound(name)
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("javascript"):
+            ctype += "; charset=utf-8"
+        return self._send(start_response, "200 OK", path.read_bytes(), ctype, "max-age=3600")
+
+    def render(self, template: str, **ctx: Any) -> str:
+        return self.env.get_template(template).render(**ctx)
+
+    # -- catalog ------------------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        con = cq.connect_readonly(self.catalog)
+        if cq.schema_of(con) < 1:
+            con.close()
+            raise CatalogUnavailable("The catalog is empty: run a crawl first.")
+        return con
+
+    def index(self, params: dict[str, str]) -> str:
+        con = self.connect()
+        try:
+            accounts = cq.accounts_summary(con)
+            f, errors = self._filters(params, accounts)
+            posts, more = cq.search_posts(con, self.post_filter(f))
+            totals = cq.totals(con)
+        finally:
+            con.close()
+        platforms = sorted({a["platform"] for a in accounts})
+        page = f["page"]
+        base = {k: v for k, v in params.items() if k != "page" and v}
+        nav = {
+            "prev": f"?{urlencode({**base, 'page': page - 1})}" if page > 1 else None,
+            "next": f"?{urlencode({**base, 'page': page + 1})}" if more else None,
+        }
+        return self.render(
+            "index.html", accounts=accounts, posts=posts, f=f, errors=errors,
+            platforms=platforms, change_types=POST_CHANGES, totals=totals, nav=nav,
+            filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to")),
+        )  # fmt: skip
+
+    def _filters(
+        self, params: dict[str, str], accounts: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[str]]:
+        errors = []
+        f: dict[str, Any] = {
+            "q": (params.get("q") or "").strip()[:200],
+            "account": None, "platform": None, "change": None,
+            "from": None, "to": None, "date_of": "published",
+            "replies": params.get("replies") == "1", "page": 1,
+        }  # fmt: skip
+        if params.get("account"):
+            ids = {str(a["id"]) for a in accounts}
+            if params["account"] in ids:
+                f["account"] = int(params["account"])
+            else:
+                errors.append("Unknown account: showing all accounts.")
+        if params.get("platform") in {a["platform"] for a in accounts}:
+            f["platform"] = params["platform"]
+        if params.get("change") in POST_CHANGES:
+            f["change"] = params["change"]
+        for key in ("from", "to"):
+            if params.get(key):
+                f[key] = _day(params[key])
+                if f[key] is None:
+                    errors.append(f"'{params[key]}' is not a date (YYYY-MM-DD): ignored.")
+        if params.get("date_of") in ("published", "captured", "changed"):
+            f["date_of"] = params["date_of"]
+        if (params.get("page") or "").isdigit() and int(params["page"]) > 0:
+            f["page"] = int(params["page"])
+        if f["q"] and not fts_query(f["q"]):
+            errors.append("The search has no words to look for.")
+        return f, errors
+
+    @staticmethod
+    def post_filter(f: dict[str, Any]) -> cq.PostFilter:
+        return cq.PostFilter(
+            q=f["q"], account=f["account"], platform=f["platform"], change=f["change"],
+            date_from=f["from"], date_to=f["to"], date_of=f["date_of"], replies=f["replies"],
+            page=f["page"],
+        )  # fmt: skip
+
+    def post(self, post_id: int) -> str:
+        con = self.connect()
+        try:
+            found = cq.post_detail(con, post_id)
+        finally:
+            con.close()
+        if found is None:
+            raise NotFound(post_id)
+        return self.render("post.html", **found)
+
+    def account(self, account_id: int) -> str:
+        con = self.connect()
+        try:
+            found = cq.account_detail(con, account_id)
+        finally:
+            con.close()
+        if found is None:
+            raise NotFound(account_id)
+        return self.render("account.html", **found)

@@ -1,0 +1,55 @@
+"""Times as bewaar writes and reads them: UTC, ISO 8601 with a Z, pywb's 14-digit stamps.
+
+One place, so a capture time means the same thing in a WARC, a page entry, the catalog and a
+replay link. Standard library only. `now()` honours BEWAAR_NOW (an ISO time) so that tests and
+dry runs of time-dependent work (retention, schedules) can move the clock without sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def now() -> datetime:
+    """The current time in UTC; BEWAAR_NOW=2031-01-01T00:00:00Z pretends it is then."""
+    fixed = os.environ.get("BEWAAR_NOW")
+    if fixed:
+        return parse_iso(fixed)
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | float | None = None) -> str:
+    """2024-05-01T09:30:00Z from an aware datetime, Unix seconds, or now."""
+    if value is None:
+        value = now()
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    return value.astimezone(UTC).strftime(ISO_SECONDS)
+
+
+def parse_iso(value: str) -> datetime:
+    """An aware UTC datetime from ISO 8601 ('Z' or an offset; a time without one is UTC).
+    ValueError when it is not ISO 8601."""
+    dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def ts14(value: str | None) -> str:
+    """2024-05-01T09:30:00Z -> 20240501093000 (pywb's and WARC file names' stamp)."""
+    return re.sub(r"\D", "", value or "")[:14]
+
+
+def from_ts14(stamp: str) -> datetime:
+    """20240501093000 (or a prefix of it, as pywb accepts) -> an aware UTC datetime."""
+    return datetime.strptime(stamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def compact(value: datetime | None = None) -> str:
+    """20240501T093000Z: crawl ids and log file names."""
+    return (value or now()).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -1,0 +1,488 @@
+"""Every read query of the catalog, in one place: the overview, `bewaar changes` and exports
+select with these functions, so what a researcher finds on the overview is what an export
+contains.
+
+The overview (bewaar/app/web) reads through it; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bewaar.timeutil import ts14
+
+SCHEMA_VERSION = 2  # PRAGMA user_version; catalog/db.py migrates files up to it
+
+TYPES = ("new", "found", "edited", "deleted", "restored", "unverified", "profile", "counts")
+DEFAULT_TYPES = tuple(t for t in TYPES if t != "counts")  # counts change on every crawl
+POST_CHANGES = ("new", "found", "edited", "deleted", "restored", "unverified")
+PAGE_SIZE = 50
+HIT_OPEN, HIT_CLOSE = "\x02", "\x03"  # around search hits in snippets
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+class CatalogUnavailable(Exception):
+    """The catalog cannot be read (none yet, unreadable, empty, or from a newer bewaar)."""
+
+    def __init__(self, message: str, newer: bool = False, missing: bool = False) -> None:
+        super().__init__(message)
+        self.newer = newer
+        self.missing = missing
+
+
+def readonly_uri(path: Path) -> str:
+    """A read-only SQLite URI for a path; the path is percent-encoded, so a root whose name
+    holds '#' or '?' still opens the right file."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
+def connect_readonly(path: Path, wait: float = 10.0) -> sqlite3.Connection:
+    """A read-only connection (rows as sqlite3.Row) to a catalog of this schema or older."""
+    path = Path(path)
+    if not path.exists():
+        raise CatalogUnavailable(
+            f"There is no catalog at {path} yet: it is made by the first crawl "
+            "(or `bewaar catalog rebuild`).",
+            missing=True,
+        )
+    try:
+        con = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None, timeout=wait)
+        con.row_factory = sqlite3.Row
+        con.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as e:
+        raise CatalogUnavailable(f"The catalog {path} cannot be read: {e}") from None
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise CatalogUnavailable(
+            f"{path}: catalog schema {version} is newer than this bewaar knows "
+            f"({SCHEMA_VERSION}): upgrade bewaar",
+            newer=True,
+        )
+    return con
+
+
+def schema_of(con: sqlite3.Connection) -> int:
+    return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+
+def replay_path(collection: str, iso: str | None, url: str | None) -> str | None:
+    """pywb's /COLLECTION/TIMESTAMP/URL for a capture."""
+    if not (collection and iso and url):
+        return None
+    return f"/{quote(collection)}/{ts14(iso)}/{url}"
+
+
+def fts_query(text: str) -> str:
+    """User words -> an FTS5 query that cannot be a syntax error: each word or "quoted
+    phrase" quoted, all required; a trailing * keeps prefix search."""
+    parts = []
+    for m in _TOKEN.finditer(text or ""):
+        phrase = m.group(1) if m.group(1) is not None else m.group(2)
+        prefix = phrase.endswith("*") and m.group(1) is None
+        phrase = phrase.rstrip("*").replace('"', "")
+        if not re.search(r"\w", phrase):
+            continue
+        parts.append('"' + phrase + '"' + ("*" if prefix else ""))
+    return " ".join(parts)
+
+
+def _in_range(col: str, lo: str | None, hi: str | None, where: list[str], args: list[Any]) -> None:
+    """`lo <= col < hi`, either end open, as SQL conditions with their arguments."""
+    if lo:
+        where.append(f"{col} >= ?")
+        args.append(lo)
+    if hi:
+        where.append(f"{col} < ?")
+        args.append(hi)
+
+
+# --------------------------------------------------------------------------- posts
+
+
+@dataclass
+class PostFilter:
+    """What the overview's search form (and an export's selection) asks for."""
+
+    q: str = ""  # words, "phrases", prefix* (full text over every version)
+    account: int | None = None
+    accounts: list[int] = field(default_factory=list)
+    platform: str | None = None
+    change: str | None = None  # one of POST_CHANGES
+    date_from: str | None = None  # YYYY-MM-DD, inclusive
+    date_to: str | None = None  # YYYY-MM-DD, inclusive
+    date_of: str = "published"  # published | captured | changed
+    replies: bool = False
+    post_ids: list[int] = field(default_factory=list)  # catalog row ids
+    page: int = 1
+
+
+def totals(con: sqlite3.Connection) -> dict[str, int]:
+    return {
+        "posts": con.execute("SELECT count(*) FROM posts WHERE reply_to IS NULL").fetchone()[0],
+        "versions": con.execute("SELECT count(*) FROM post_versions").fetchone()[0],
+        "crawls": con.execute("SELECT count(*) FROM crawls").fetchone()[0],
+    }
+
+
+def accounts_summary(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Accounts with post and change counts and their latest capture: a few grouped
+    queries, not a few per account (hundreds of accounts stay quick)."""
+    rows = [dict(r) for r in con.execute("SELECT * FROM accounts ORDER BY platform, name, collection")]
+    posts = dict(con.execute(
+        "SELECT account, count(*) FROM posts WHERE reply_to IS NULL GROUP BY account"
+    ).fetchall())  # fmt: skip
+    counts: dict[int, dict[str, int]] = {}
+    for r in con.execute("SELECT account, type, count(*) AS n FROM changes GROUP BY account, type"):
+        counts.setdefault(r["account"], {})[r["type"]] = r["n"]
+    # SQLite takes the other columns of an aggregate query from the row with the max()
+    last = {
+        r["account"]: dict(r)
+        for r in con.execute(
+            "SELECT account, url, outcome, reason, max(captured_at) AS captured_at FROM pages"
+            " WHERE kind IN ('profile', 'page') GROUP BY account"
+        )
+    }
+    last_ok = {
+        r["account"]: dict(r)
+        for r in con.execute(
+            "SELECT account, url, max(captured_at) AS captured_at FROM pages"
+            " WHERE kind IN ('profile', 'page') AND outcome = 'ok' GROUP BY account"
+        )
+    }
+    for a in rows:
+        a["posts"] = posts.get(a["id"], 0)
+        a["changes"] = counts.get(a["id"], {})
+        a["last"] = last.get(a["id"])
+        a["last_profile"] = last_ok.get(a["id"])
+    return rows
+
+
+def search_posts(
+    con: sqlite3.Connection, f: PostFilter, page_size: int = PAGE_SIZE
+) -> tuple[list[dict[str, Any]], bool]:
+    """Posts matching the filter, newest first, one page of `page_size` (0: all), and whether
+    there are more. The overview's search and exports select with this one query."""
+    where: list[str] = []
+    args: list[Any] = []
+    q = fts_query(f.q)
+    if q:
+        where.append(
+            "p.id IN (SELECT v2.post FROM post_text JOIN post_versions v2"
+            " ON v2.id = post_text.rowid WHERE post_text MATCH ?)"
+        )
+        args.append(q)
+    if not f.replies:
+        where.append("p.reply_to IS NULL")
+    if f.account is not None:
+        where.append("p.account = ?")
+        args.append(f.account)
+    if f.accounts:
+        where.append(f"p.account IN ({','.join('?' * len(f.accounts))})")
+        args += list(f.accounts)
+    if f.post_ids:
+        where.append(f"p.id IN ({','.join('?' * len(f.post_ids))})")
+        args += list(f.post_ids)
+    if f.platform:
+        where.append("a.platform = ?")
+        args.append(f.platform)
+    lo = f.date_from + "T00:00:00Z" if f.date_from else None
+    hi = (date.fromisoformat(f.date_to) + timedelta(days=1)).isoformat() + "T00:00:00Z" if f.date_to else None
+    change_cond, change_args = [], []
+    if f.change:
+        change_cond.append("c.type = ?")
+        change_args.append(f.change)
+    if f.date_of == "changed":
+        _in_range("c.detected_at", lo, hi, change_cond, change_args)
+    if change_cond:
+        types = ",".join(f"'{t}'" for t in POST_CHANGES)
+        where.append(
+            f"EXISTS (SELECT 1 FROM changes c WHERE c.post = p.id AND c.type IN ({types})"
+            f" AND {' AND '.join(change_cond)})"
+        )
+        args += change_args
+    if f.date_of == "published":
+        _in_range("coalesce(p.published_at, p.first_seen)", lo, hi, where, args)
+    elif f.date_of == "captured" and (lo or hi):  # any sighting in the range
+        cond = ["s.post = p.id"]
+        _in_range("s.captured_at", lo, hi, cond, args)
+        where.append(f"EXISTS (SELECT 1 FROM post_sightings s WHERE {' AND '.join(cond)})")
+    sql = (
+        "SELECT p.*, a.name AS account_name, a.platform, a.collection, a.display_name,"
+        " v.text, v.title, v.captured_at, v.page_url, v.media, v.seq"
+        " FROM posts p JOIN accounts a ON a.id = p.account"
+        " JOIN post_versions v ON v.id = p.latest_version"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY coalesce(p.published_at, p.first_seen) DESC, p.id DESC LIMIT ? OFFSET ?"
+    )
+    if page_size:
+        args += [page_size + 1, (f.page - 1) * page_size]
+    else:
+        sql = sql.replace(" LIMIT ? OFFSET ?", "")
+    rows = [dict(r) for r in con.execute(sql, args)]
+    more = bool(page_size) and len(rows) > page_size
+    rows = rows[:page_size] if page_size else rows
+    if not rows:
+        return rows, more
+    ids = [r["id"] for r in rows]
+    marks = ",".join("?" * len(ids))
+    changes: dict[int, list[str]] = {}
+    for c in con.execute(
+        f"SELECT post, type FROM changes WHERE post IN ({marks}) GROUP BY post, type"
+        " ORDER BY min(detected_at)",
+        ids,
+    ):
+        changes.setdefault(c["post"], []).append(c["type"])
+    hits: dict[int, dict[str, Any]] = {}
+    if q:
+        for h in con.execute(
+            "SELECT v.post, v.seq, v.captured_at,"
+            f" snippet(post_text, 1, '{HIT_OPEN}', '{HIT_CLOSE}', '…', 24) AS snip"
+            " FROM post_text JOIN post_versions v ON v.id = post_text.rowid"
+            f" WHERE post_text MATCH ? AND v.post IN ({marks}) ORDER BY v.seq DESC",
+            [q, *ids],
+        ):
+            hits.setdefault(h["post"], dict(h))  # the newest matching version
+    for r in rows:
+        r["changes"] = changes.get(r["id"], [])
+        r["hit"] = hits.get(r["id"])
+        r["media"] = json.loads(r["media"] or "[]")
+        r["replay"] = best_capture(con, r["latest_version"], r["page_url"], r["captured_at"])
+        r["replay_url"] = replay_path(r["collection"], r["replay"][1], r["replay"][0])
+    return rows, more
+
+
+def best_capture(con: sqlite3.Connection, version: int, url: str, at: str) -> tuple[str, str]:
+    """Where a version is best replayed: its first capture on the post's own page, else
+    the page it was first read from."""
+    own = con.execute(
+        "SELECT pg.url, pg.captured_at FROM post_sightings s JOIN pages pg ON pg.id = s.page"
+        " WHERE s.version = ? AND s.source = 'post' ORDER BY s.captured_at LIMIT 1",
+        (version,),
+    ).fetchone()
+    return (own["url"], own["captured_at"]) if own else (url, at)
+
+
+def post_detail(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
+    """One post with every version, its captures, diffs, re-checks, changes and replies."""
+    p = con.execute(
+        "SELECT p.*, a.name AS account_name, a.platform, a.collection, a.display_name"
+        " FROM posts p JOIN accounts a ON a.id = p.account WHERE p.id = ?",
+        (post_id,),
+    ).fetchone()
+    if p is None:
+        return None
+    p = dict(p)
+    versions = []
+    for v in con.execute(
+        "SELECT * FROM post_versions WHERE post = ? ORDER BY seq DESC", (post_id,)
+    ):
+        d = dict(v)
+        d["media"] = json.loads(d["media"] or "[]")
+        d["counts"] = json.loads(d["counts"] or "{}")
+        d["captures"] = [
+            dict(s)
+            for s in con.execute(
+                "SELECT pg.url, s.captured_at, s.source FROM post_sightings s"
+                " JOIN pages pg ON pg.id = s.page WHERE s.version = ?"
+                " ORDER BY s.captured_at",
+                (v["id"],),
+            )
+        ]
+        change = con.execute(
+            "SELECT detail FROM changes WHERE version = ? AND type = 'edited'", (v["id"],)
+        ).fetchone()
+        d["detail"] = json.loads(change["detail"]) if change else None
+        best = best_capture(con, v["id"], v["page_url"], v["captured_at"])
+        d["replay_url"] = replay_path(p["collection"], best[1], best[0])
+        versions.append(d)
+    checks = [
+        dict(r)
+        for r in con.execute(
+            "SELECT url, captured_at, outcome, reason, status FROM pages"
+            " WHERE account = ? AND kind = 'recheck' AND post_id = ? ORDER BY captured_at",
+            (p["account"], p["post_id"]),
+        )
+    ]
+    changes = [
+        dict(r)
+        for r in con.execute(
+            "SELECT c.type, c.detected_at, c.detail, pg.url, pg.captured_at FROM changes c"
+            " LEFT JOIN pages pg ON pg.id = c.page WHERE c.post = ? ORDER BY c.detected_at",
+            (post_id,),
+        )
+    ]
+    replies = [
+        dict(r)
+        for r in con.execute(
+            "SELECT p.id, p.author, v.text FROM posts p JOIN post_versions v"
+            " ON v.id = p.latest_version WHERE p.account = ? AND p.reply_to = ?"
+            " ORDER BY coalesce(p.published_at, p.first_seen)",
+            (p["account"], p["post_id"]),
+        )
+    ]
+    return {"p": p, "versions": versions, "checks": checks, "changes": changes, "replies": replies}
+
+
+def account_detail(con: sqlite3.Connection, account_id: int) -> dict[str, Any] | None:
+    """One account with its profile versions, crawls and changes."""
+    a = con.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    if a is None:
+        return None
+    a = dict(a)
+    profiles = []
+    for v in con.execute(
+        "SELECT pv.*, pg.url AS page_url FROM profile_versions pv"
+        " JOIN pages pg ON pg.id = pv.page WHERE pv.account = ? ORDER BY pv.seq DESC",
+        (account_id,),
+    ):
+        d = dict(v)
+        change = con.execute(
+            "SELECT detail FROM changes WHERE type = 'profile' AND version = ?", (v["id"],)
+        ).fetchone()
+        d["fields"] = json.loads(change["detail"]).get("fields") if change else None
+        d["links"] = json.loads(d["links"] or "[]")
+        d["counts"] = json.loads(d["counts"] or "{}")
+        profiles.append(d)
+    crawls = [
+        dict(r)
+        for r in con.execute(
+            "SELECT ac.*, c.crawl_id, pg.url AS profile_url, pg.captured_at AS profile_at"
+            " FROM account_crawls ac JOIN crawls c ON c.id = ac.crawl"
+            " LEFT JOIN pages pg ON pg.id = ac.profile_page"
+            " WHERE ac.account = ? ORDER BY ac.started DESC LIMIT 200",
+            (account_id,),
+        )
+    ]
+    for c in crawls:
+        c["counts"] = json.loads(c["counts"] or "{}") if c["counts"] else {}
+    changes = [
+        dict(r)
+        for r in con.execute(
+            "SELECT c.*, p.post_id, p.id AS post_row, v.text FROM changes c"
+            " LEFT JOIN posts p ON p.id = c.post LEFT JOIN post_versions v"
+            " ON v.id = c.version AND c.post IS NOT NULL"
+            " WHERE c.account = ? ORDER BY c.detected_at DESC, c.id DESC LIMIT 500",
+            (account_id,),
+        )
+    ]
+    for c in changes:
+        c["detail"] = json.loads(c["detail"] or "{}")
+    return {"a": a, "profiles": profiles, "crawls": crawls, "changes": changes}
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass
+class ChangeFilter:
+    accounts: list[int] | None = None
+    since: str | None = None
+    types: tuple[str, ...] = DEFAULT_TYPES
+    collection: str | None = None
+
+
+_QUERY = """
+SELECT c.id, c.type, c.detected_at, c.detail, c.version, c.previous,
+       a.collection, a.name AS account, a.platform, cr.crawl_id,
+       p.post_id, p.url AS post_url, p.published_at, p.status, p.status_reason,
+       pg.url AS page_url, pg.captured_at AS page_at, pg.status AS page_status
+FROM changes c
+JOIN accounts a ON a.id = c.account
+JOIN crawls cr ON cr.id = c.crawl
+LEFT JOIN posts p ON p.id = c.post
+LEFT JOIN pages pg ON pg.id = c.page
+"""
+
+
+def list_changes(con: sqlite3.Connection, f: ChangeFilter) -> list[dict[str, Any]]:
+    where, args = [f"c.type IN ({','.join('?' * len(f.types))})"], list(f.types)
+    if f.accounts is not None:
+        where.append(f"c.account IN ({','.join('?' * len(f.accounts))})")
+        args += f.accounts
+    if f.since:
+        where.append("c.detected_at >= ?")
+        args.append(f.since)
+    if f.collection:
+        where.append("a.collection = ?")
+        args.append(f.collection)
+    sql = _QUERY + " WHERE " + " AND ".join(where) + " ORDER BY c.detected_at, c.id"
+    return [_describe(con, r) for r in con.execute(sql, args)]
+
+
+def _version(con: sqlite3.Connection, table: str, vid: int | None) -> sqlite3.Row | None:
+    if vid is None:
+        return None
+    return con.execute(f"SELECT * FROM {table} WHERE id = ?", (vid,)).fetchone()  # noqa: S608
+
+
+def _post_capture(con: sqlite3.Connection, v: sqlite3.Row) -> tuple[str, str]:
+    return best_capture(con, v["id"], v["page_url"], v["captured_at"])
+
+
+def _describe(con: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
+    coll = r["collection"]
+    out: dict[str, Any] = {
+        "type": r["type"],
+        "detected_at": r["detected_at"],
+        "collection": coll,
+        "account": r["account"],
+        "platform": r["platform"],
+        "crawl_id": r["crawl_id"],
+    }
+    detail = json.loads(r["detail"] or "{}")
+    if r["type"] in ("profile", "counts"):
+        v = _version(con, "profile_versions", r["version"])
+        prev = _version(con, "profile_versions", r["previous"])
+        out["fields" if r["type"] == "profile" else "counts"] = (
+            detail.get("fields") if r["type"] == "profile" else detail.get("counts")
+        )
+        out["replay"] = replay_path(coll, r["page_at"], r["page_url"])
+        if prev is not None:
+            page = con.execute("SELECT url FROM pages WHERE id = ?", (prev["page"],)).fetchone()
+            out["replay_before"] = replay_path(coll, prev["captured_at"], page["url"])
+        if v is not None:
+            out["profile_version"] = v["seq"]
+        return out
+
+    v = _version(con, "post_versions", r["version"])
+    out.update(
+        post_id=r["post_id"],
+        url=r["post_url"],
+        published_at=r["published_at"],
+        status=r["status"],
+    )
+    if v is not None:
+        url, at = _post_capture(con, v)
+        out.update(version=v["seq"], title=v["title"], text=v["text"], captured_at=at,
+                   replay=replay_path(coll, at, url))  # fmt: skip
+    if r["type"] == "edited":
+        prev = _version(con, "post_versions", r["previous"])
+        out["fields"] = detail.get("fields", [])
+        if prev is not None:
+            url, at = _post_capture(con, prev)
+            out.update(previous_version=prev["seq"], previous_text=prev["text"],
+                       previous_title=prev["title"], previous_captured_at=at,
+                       replay_before=replay_path(coll, at, url))  # fmt: skip
+        for key in ("text", "title", "media"):
+            if key in detail:
+                out[f"{key}_diff" if key != "media" else "media"] = (
+                    detail[key]["diff"] if key != "media" else detail[key]
+                )
+    if r["type"] in ("deleted", "unverified"):
+        out.update(
+            answer=detail.get("reason"),
+            answer_status=detail.get("status"),
+            checked_at=r["page_at"],
+            replay_answer=replay_path(coll, r["page_at"], r["page_url"]),
+        )
+    if r["type"] == "restored":
+        out["was"] = detail.get("was")
+    return out
