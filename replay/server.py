@@ -43,24 +43,27 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
+def prepare(root: Root, cfg: ReplayConfig, out: Path | None = None) -> tuple[Path, Path]:
     """Write pywb's config (bewaar's defaults, then the user's replay.pywb settings) and the
-    rules learned from the collections."""
+    rules learned from the collections, into `out` (default ROOT/.bewaar/replay, where the
+    learned rules are cached)."""
     colls = root.collections()
     if not colls:
         raise InputError(f"no collections under {root.collections_dir}: run `bewaar crawl` first")
     state = root.state_dir / "replay"
     state.mkdir(parents=True, exist_ok=True)
+    out = out or state
+    out.mkdir(parents=True, exist_ok=True)
     config = dict(BASE_CONFIG)
     config.update(cfg.pywb)
-    config_path = state / "config.yaml"
+    config_path = out / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     general = yaml.safe_load((HERE / "rules.yaml").read_text(encoding="utf-8")) or {}
     rules = {
         "url_normalize": general.get("url_normalize") or [],
         "rules": all_rules(colls, state) + list(general.get("rules") or []),
     }
-    rules_path = state / "rules.bewaar.yaml"
+    rules_path = out / "rules.bewaar.yaml"
     rules_path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
     return config_path, rules_path
 
