@@ -109,12 +109,15 @@ def _ts14(warc_date: str) -> str:
     return re.sub(r"\D", "", warc_date)[:14]
 
 
-def captured_requests(collection: Collection) -> list[Captured]:
-    """Requests with a query or a body, each with its response's time and digest (a request
-    record is written right after its response, pointing at it with WARC-Concurrent-To)."""
+def captured_requests(collection: Collection, warcs: list[str] | None = None) -> list[Captured]:
+    """Requests with a query or a body (in the named WARC files, default all), each with its
+    response's time and digest (a request record is written right after its response,
+    pointing at it with WARC-Concurrent-To)."""
     out: list[Captured] = []
     seen: set[tuple[str, str, bytes]] = set()
     for warc in collection.warcs():
+        if warcs is not None and warc.name not in warcs:
+            continue
         responses: dict[str, tuple[str, str]] = {}
         with warc.open("rb") as fh:
             for rec in ArchiveIterator(fh):
@@ -284,14 +287,17 @@ def judge(req: Captured, res: dict[str, Any], c: Classification | None) -> str:
 # --------------------------------------------------------------------------- running
 
 
-def check_collection(root: Root, cfg: ReplayConfig, collection: Collection, seed: int = 9) -> RuleCheck:
-    """Run the check for one collection against the rules replay would use now."""
+def check_collection(
+    root: Root, cfg: ReplayConfig, collection: Collection, warcs: list[str] | None = None, seed: int = 9
+) -> RuleCheck:
+    """Run the check for one collection (the requests in `warcs`, default all) against the
+    rules replay would use now."""
     from replay.server import prepare
 
     classes: dict[tuple[str, str], Classification] = {(ep.prefix, ep.method): c for ep, c in analyse(collection)}
     rng = random.Random(seed)
     plan: list[dict[str, Any]] = []
-    reqs = captured_requests(collection)
+    reqs = captured_requests(collection, warcs)
     for i, req in enumerate(reqs):
         c = classes.get((_prefix(req.url), req.method))
         new_url, new_body, changed = mutate(req, c, rng) if c else (req.url, req.body, [])

@@ -8,7 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,9 +91,15 @@ def _death_signal() -> Callable[[], None] | None:
 class ReplayServer:
     """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
 
-    def __init__(self, root: Root, cfg: ReplayConfig, host: str, port: int) -> None:
+    def __init__(
+        self, root: Root, cfg: ReplayConfig, host: str, port: int, state: Path | None = None
+    ) -> None:
+        """`state`: where pywb's generated configuration goes (default ROOT/.bewaar/replay);
+        a second server with other settings (`bewaar qa`'s) keeps its own."""
         self.root, self.cfg, self.host, self.port = root, cfg, host, port
+        self.state = state
         self.proc: subprocess.Popen[str] | None = None
+        self.output: deque[str] = deque(maxlen=200)  # pywb's last lines, once drain() runs
 
     @property
     def url(self) -> str:
@@ -102,7 +110,7 @@ class ReplayServer:
         python = pywb_python()
         if self.port:
             check_port(self.host, self.port)
-        config_path, rules_path = prepare(self.root, self.cfg)
+        config_path, rules_path = prepare(self.root, self.cfg, self.state)
         cmd = [
             str(python), str(HERE / "pywb_app.py"),
             "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),
@@ -145,6 +153,20 @@ class ReplayServer:
                 self.proc.kill()
         self.proc = None
 
+    def drain(self) -> None:
+        """Read pywb's output in the background. A server nobody reads fills its pipe (pywb
+        logs to stderr) and then stops answering; `wait()` reads it itself."""
+        proc = self.proc
+        assert proc is not None
+
+        def pump(stream: Any) -> None:
+            for line in stream:
+                self.output.append(line.rstrip("\n"))
+
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                threading.Thread(target=pump, args=(stream,), daemon=True).start()
+
     def wait(self) -> int:
         assert self.proc is not None
         try:
@@ -159,7 +181,9 @@ class ReplayServer:
             self.stop()
 
     def __enter__(self) -> str:
-        return self.start()
+        url = self.start()
+        self.drain()
+        return url
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
