@@ -4,7 +4,8 @@ the standard library and jinja2, and opens ROOT/catalog.sqlite read-only (one co
 request: a rebuilt catalog is seen at once, and a crawl writing never blocks a reader).
 
 Pages (server-rendered; the small script only adds keyboard shortcuts):
-  /_overview                  accounts with their latest capture and change counts; posts
+  /_overview                  accounts with their latest capture, change counts and QA score
+                              (`bewaar qa`), the pages below the QA threshold; posts
                               filtered by keyword (FTS5 over every version), account,
                               platform, change type and date range
   /_overview/post/ID          one post: its versions, diffs, re-checks, each replayable
@@ -26,6 +27,11 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+
+try:
+    from replay import qa_report
+except ImportError:  # in pywb's environment, replay/ itself is on the path
+    import qa_report  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "overview_templates"
@@ -235,6 +241,9 @@ class OverviewApp:
         finally:
             con.close()
         platforms = sorted({a["platform"] for a in accounts})
+        qa = qa_report.load(self.catalog.parent)
+        for a in accounts:
+            a["qa"] = qa.by_account.get((a["collection"], a["name"]))
         page = f["page"]
         base = {k: v for k, v in params.items() if k != "page" and v}
         nav = {
@@ -242,7 +251,7 @@ class OverviewApp:
             "next": f"?{urlencode({**base, 'page': page + 1})}" if more else None,
         }
         return self.render(
-            "index.html", accounts=accounts, posts=posts, f=f, errors=errors,
+            "index.html", accounts=accounts, posts=posts, f=f, errors=errors, qa=qa,
             platforms=platforms, change_types=POST_CHANGES, totals=totals, nav=nav,
             filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to")),
         )  # fmt: skip

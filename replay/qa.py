@@ -264,7 +264,10 @@ class QAResult:
 
     @property
     def exit_code(self) -> int:
-        return FAILED if (self.below or self.rules.wrong or self.rules.unresolved) else OK
+        """1 when a page scores below --min-score, a replayed request was answered by another
+        URL's record, or the rule check found a request that does not find its own."""
+        wrong = self.data["summary"]["wrong_records"]
+        return FAILED if (self.below or wrong or self.rules.wrong or self.rules.unresolved) else OK
 
 
 def run_qa(

@@ -30,6 +30,7 @@ from replay.rulecheck import identity
 WIDTH = 256  # px the screenshots are compared at: layout, not anti-aliasing
 MAX_HEIGHT = 8192  # px at that width (a 40,000 px page at 1280 wide is 8,000)
 WEIGHTS = {"visual": 0.4, "text": 0.3, "resources": 0.3}
+WRONG_WEIGHT = 5
 _WORD = re.compile(r"\w+", re.UNICODE)
 # /COLL/TIMESTAMP[MODIFIER_]/URL, pywb's replay URLs
 _REPLAY = re.compile(r"^/(?P<coll>[^/]+)/(?P<ts>\d{1,14})(?P<mod>[a-z]{2}_)?/(?P<url>.+)$")
@@ -103,7 +104,7 @@ class Answer:
     status: int | None
     answered: str | None  # the URL of the record that answered, None if none did
     kind: str  # exact | fuzzy | wrong | missing
-    why: str = ""  # for wrong: cross-path | other-params
+    why: str = ""  # for wrong: cross-path | other-request
 
 
 def judge_answer(
@@ -129,7 +130,9 @@ def judge_answer(
     prefix = _path_key(url) + "?"
     c = classes.get((prefix, method))
     if c is not None and identity(surt.surt(url), c) != identity(surt.surt(answered), c):
-        return Answer(method, url, status, answered, "wrong", "other-params")
+        # other identifying values, or (for a POST, whose body the header does not show)
+        # another method's record
+        return Answer(method, url, status, answered, "wrong", "other-request")
     return Answer(method, url, status, answered, "fuzzy")
 
 
@@ -145,9 +148,11 @@ class ResourceResult:
         }
 
     def score(self) -> float:
+        """Share of requests answered by their own record; a wrong answer (the page silently
+        shows another resource) weighs as much as WRONG_WEIGHT missing ones."""
         c = self.counts()
         good = c["exact"] + c["fuzzy"]
-        denominator = good + c["missing"] + 2 * c["wrong"]
+        denominator = good + c["missing"] + WRONG_WEIGHT * c["wrong"]
         return good / denominator if denominator else 1.0
 
 
