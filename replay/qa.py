@@ -197,6 +197,16 @@ async def replay_page(
     finally:
         await context.close()
 
+    # reading the capture and comparing pictures is CPU work: off the event loop
+    await asyncio.to_thread(_score, result, cap, net, html, shot, base, collection, classes)
+    result.seconds = round(time.monotonic() - started, 1)
+    return result
+
+
+def _score(
+    result: PageScore, cap: CapturedPage, net: _Network, html: str, shot: bytes, base: str,
+    collection: str, classes: dict[tuple[str, str], Classification],
+) -> None:  # fmt: skip
     answers = []
     for method, url, status, headers in net.responses:
         target = replay_target(url, base, collection)
@@ -207,16 +217,15 @@ async def replay_page(
         if target:
             answers.append(judge_answer(method, target[1], None, {}, base, collection, classes))
     res = ResourceResult(answers, not_requested(cap.requests, answers, classes))
-    result.visual = round(visual_similarity(cap.screenshot, shot), 4) if cap.screenshot else None
-    result.text = round(text_similarity(page_words(cap.dom), page_words(html)), 4) if cap.dom else None
+    captured_shot, captured_dom = cap.screenshot, cap.dom
+    result.visual = round(visual_similarity(captured_shot, shot), 4) if captured_shot else None
+    result.text = round(text_similarity(page_words(captured_dom), page_words(html)), 4) if captured_dom else None
     result.resources = round(res.score(), 4)
     result.score = round(overall({"visual": result.visual, "text": result.text, "resources": result.resources}), 4)
     result.counts = res.counts()
     result.wrong = [summary(a) for a in answers if a.kind == "wrong"][:MAX_LISTED]
     result.missing = [summary(a) for a in answers if a.kind == "missing"][:MAX_LISTED]
     result.not_requested = res.not_requested[:MAX_LISTED]
-    result.seconds = round(time.monotonic() - started, 1)
-    return result
 
 
 async def replay_all(

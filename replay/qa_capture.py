@@ -19,16 +19,37 @@ from bewaar.errors import InputError
 from bewaar.model import DOM_URN, PAGEINFO_URN, SCREENSHOT_URN, Collection, read_pages
 
 
+def _record_body(where: tuple[Path, int] | None) -> bytes | None:
+    """The payload of the record at (file, offset)."""
+    if where is None:
+        return None
+    with where[0].open("rb") as fh:
+        fh.seek(where[1])
+        for rec in ArchiveIterator(fh):
+            return rec.content_stream().read()
+    return None
+
+
 @dataclass
 class CapturedPage:
     url: str  # the page's final URL (what the screenshot, DOM and page info are named by)
     ts: str  # 14-digit capture time of its main document
     entry: dict[str, Any]  # its line in pages.jsonl
-    screenshot: bytes | None = None
-    dom: str | None = None
     info: dict[str, Any] = field(default_factory=dict)  # the page-info record
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, URL) the page made
     user_agent: str = ""
+    # where the screenshot and the DOM are (file, offset): read when compared, not all at once
+    screenshot_at: tuple[Path, int] | None = None
+    dom_at: tuple[Path, int] | None = None
+
+    @property
+    def screenshot(self) -> bytes | None:
+        return _record_body(self.screenshot_at)
+
+    @property
+    def dom(self) -> str | None:
+        body = _record_body(self.dom_at)
+        return body.decode("utf-8", "replace") if body is not None else None
 
     @property
     def clicked(self) -> list[str]:
@@ -86,11 +107,12 @@ def captured_pages(collection: Collection, crawl_id: str, warcs: list[str]) -> l
 
 def _read_blocks(path: Path, pages: dict[str, CapturedPage]) -> None:
     requests: list[tuple[str, str]] = []
-    shots: dict[str, bytes] = {}
-    doms: dict[str, str] = {}
+    shots: dict[str, tuple[Path, int]] = {}
+    doms: dict[str, tuple[Path, int]] = {}
     agent = ""
     with path.open("rb") as fh:
-        for rec in ArchiveIterator(fh):
+        records = ArchiveIterator(fh)
+        for rec in records:
             uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
             if rec.rec_type == "request" and rec.http_headers is not None:
                 # media a tool fetched (yt-dlp) is the page's evidence, not something it loaded
@@ -98,9 +120,9 @@ def _read_blocks(path: Path, pages: dict[str, CapturedPage]) -> None:
                     requests.append(((rec.http_headers.protocol or "GET").upper(), uri))
                     agent = agent or rec.http_headers.get_header("User-Agent") or ""
             elif uri.startswith(SCREENSHOT_URN) and uri[len(SCREENSHOT_URN):] in pages:
-                shots[uri[len(SCREENSHOT_URN):]] = rec.content_stream().read()
+                shots[uri[len(SCREENSHOT_URN):]] = (path, records.get_record_offset())
             elif uri.startswith(DOM_URN) and uri[len(DOM_URN):] in pages:
-                doms[uri[len(DOM_URN):]] = rec.content_stream().read().decode("utf-8", "replace")
+                doms[uri[len(DOM_URN):]] = (path, records.get_record_offset())
             elif uri.startswith(PAGEINFO_URN):
                 url = uri[len(PAGEINFO_URN):]
                 page = pages.get(url)
@@ -113,7 +135,7 @@ def _read_blocks(path: Path, pages: dict[str, CapturedPage]) -> None:
                     if not page.info or _ts14(info.get("captured_at", "")) == page.ts:
                         page.info = info
                         page.requests = requests
-                        page.screenshot = shots.get(url)
-                        page.dom = doms.get(url)
+                        page.screenshot_at = shots.get(url)
+                        page.dom_at = doms.get(url)
                         page.user_agent = agent
                 requests, shots, doms, agent = [], {}, {}, ""
