@@ -13,6 +13,7 @@ browserless rule check (replay/rulecheck.py) of the crawl's requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -173,12 +174,16 @@ async def replay_page(
 ) -> PageScore:  # fmt: skip
     started = time.monotonic()
     result = PageScore(cap.url, cap.ts, cap.entry.get("account", ""), cap.entry.get("kind", ""))
-    context = await browser.new_context(
-        viewport={"width": cfg.browser.viewport_width, "height": cfg.browser.viewport_height},
-        user_agent=cap.user_agent or None,
-        service_workers="block",
-        accept_downloads=False,
-    )
+    try:
+        context = await browser.new_context(
+            viewport={"width": cfg.browser.viewport_width, "height": cfg.browser.viewport_height},
+            user_agent=cap.user_agent or None,
+            service_workers="block",
+            accept_downloads=False,
+        )
+    except Exception as e:  # noqa: BLE001 - that page's score says so
+        result.error = str(e).splitlines()[0][:300]
+        return result
     try:
         page = await context.new_page()
         try:
@@ -189,13 +194,16 @@ async def replay_page(
             html = await page.content()
             shot = await page.screenshot(full_page=True, timeout=60000)
         finally:
-            await page.close()
+            # closing must not replace what is under way (an interrupt cancels the page)
+            with contextlib.suppress(Exception):
+                await page.close()
     except Exception as e:  # noqa: BLE001 - one page that cannot be replayed is that page's score
         result.error = str(e).splitlines()[0][:300]
         result.seconds = round(time.monotonic() - started, 1)
         return result
     finally:
-        await context.close()
+        with contextlib.suppress(Exception):
+            await context.close()
 
     # reading the capture and comparing pictures is CPU work: off the event loop
     await asyncio.to_thread(_score, result, cap, net, html, shot, base, collection, classes)
@@ -258,7 +266,8 @@ async def replay_all(
 
             return list(await asyncio.gather(*(one(p) for p in pages)))
         finally:
-            await browser.close()
+            with contextlib.suppress(Exception):
+                await browser.close()
 
 
 # --------------------------------------------------------------------------- the command
