@@ -15,8 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bewaar.config import ReplayConfig
 from replay.fuzzy import learn_rules
 from replay.rulecheck import RuleCheck, check_collection
@@ -145,8 +143,7 @@ def test_every_learned_rule_pins_its_path_and_method(tmp_path: Path) -> None:
         assert method, rule
 
 
-@pytest.mark.parametrize("learned", [False])
-def test_pywb_defaults_and_url_normalize_stay_on_the_path(tmp_path: Path, monkeypatch: Any, learned: bool) -> None:
+def test_pywb_defaults_and_url_normalize_stay_on_the_path(tmp_path: Path, monkeypatch: Any) -> None:
     """Without learned rules only bewaar's rules.yaml (url_normalize) and pywb's defaults
     answer: pywb's catch-all keeps the path by its own check; its "()" rules for named sites
     (here Instagram) are pinned by replay/pywb_rules.py."""
