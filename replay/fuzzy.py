@@ -14,7 +14,15 @@ parameters does not generalise. So bewaar derives rules per endpoint from the ca
 - every other parameter *identifies* the response (cursors the server handed out, page
   numbers, ids that appear in the HTML) and must match exactly.
 
-The rules go in front of pywb's defaults (see replay/pywb_app.py). pywb ships no such
+A fuzzy match must never cross to another path or method. pywb's FuzzyMatcher (2.10) looks
+up the URL up to and including its `?` as a prefix when a rule yields filters, but the URL
+*without* its query (and without a trailing slash) when it yields none or only `urlkey:`:
+`/api/status/3?_=1` then also finds `/api/status/3/replies?...` and `/api/status/36?...`, and
+serves whichever sorts first; a POST's URL has no `?` at all. So every learned rule carries a
+filter that pins the endpoint's own path (which also keeps pywb's `?`), and a method guard: a
+GET rule never answers a POST to the same path, nor a POST rule a GET.
+
+The rules go in front of pywb's defaults (see replay/pywb_rules.py). pywb ships no such
 analysis, so this module is bewaar's own.
 """
 
@@ -38,10 +46,13 @@ _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-
 _FLOAT = re.compile(r"^0?\.\d{6,}$")
 _DIGITS = re.compile(r"^\d+$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-+/=%.~]{8,}$")
-_SAFE_VALUE = r"[\w%.~-]*"  # characters that need no escaping inside pywb's regex filter
+# characters that stand for themselves inside pywb's regex filter ('.' matches itself too);
+# a value with any other character is matched by the loose ("contains") variant
+_SAFE_VALUE = r"[\w%.~,:;@!'\"/=<>-]*"
 _TEXT_MIMES = ("json", "javascript", "html", "text", "xml", "ecmascript")
 _MAX_BODY = 8_000_000
 _TIME_WINDOW = 7 * 86400  # client clocks are wrong, but not by more than a week
+RULES_VERSION = 2  # part of the cache stamp: rules cached by an older bewaar are made again
 
 
 @dataclass
@@ -94,15 +105,13 @@ def read_endpoints(index: Path) -> dict[tuple[str, str], Endpoint]:
                 data = json.loads(parts[2])
             except ValueError:
                 continue
-            if data.get("mime") == "warc/revisit" and "method" not in data:
-                pass
             urlkey = parts[0]
             prefix, key_query = urlkey.split("?", 1)
             method = (data.get("method") or "GET").upper()
-            if method == "GET":
-                raw = urlsplit(data.get("url", "")).query
-            else:
-                raw = data.get("requestBody") or ""
+            raw = urlsplit(data.get("url", "")).query
+            if method != "GET" and data.get("requestBody"):
+                # a POST's URL parameters identify it as much as its body's
+                raw = "&".join(x for x in (raw, data["requestBody"]) if x)
             params = [(k, v) for k, v in parse_qsl(raw, keep_blank_values=True) if k != "__wb_method"]
             key_params = [
                 (k, v) for k, v in parse_qsl(key_query, keep_blank_values=True) if k != "__wb_method"
@@ -212,17 +221,44 @@ def classify(ep: Endpoint, served: set[str]) -> Classification:
     return out
 
 
+def _literal(text: str) -> str:
+    """`text` as a regex that pywb can put in a filter: escaped, and with braces doubled,
+    because pywb fills each filter in with str.format."""
+    return re.escape(text).replace("{", "{{").replace("}", "}}")
+
+
+def _method_guard(method: str) -> tuple[str, str]:
+    """(regex lookahead, filter) that keep a rule on its own method. pywb appends a non-GET
+    request's method and body to its lookup key as `__wb_method=post&...`."""
+    if method == "GET":
+        return r"(?!.*[?&]__wb_method=)", "!~urlkey:.*[?&]__wb_method="
+    m = _literal(method.lower())
+    return rf"(?=.*[?&]__wb_method={m}(?:&|$))", rf"~urlkey:.*[?&]__wb_method={m}(?:&|$)"
+
+
+# a leaf of a JSON-valued parameter as it stands in a urlkey: pywb's key decodes %22 and %3A,
+# so both forms are accepted; a number is captured with what ends it, so that 1 is not 10
+_Q = r'(?:%22|")'
+_LEAF_VALUE = rf"(?:{_Q}(?:(?!%22|\").)*?{_Q}|[\w.+-]+(?:%2c|%7d|%5d|[,}}\]&]|$))"
+
+
 def _rules_for(ep: Endpoint, c: Classification) -> list[dict[str, Any]]:
     """pywb rules for one endpoint: one per combination of identifying parameters the
     captures show, most specific first. Each identifying value is captured in a lookahead (so
     order never matters); a strict variant filters exact values with a regex, a loose one by
-    "contains" (for values a regex filter cannot take, and for leaves inside JSON values)."""
+    "contains" (for values a regex filter cannot take, and for leaves inside JSON values).
+
+    Every rule pins the endpoint's path and method with filters (see the module docstring):
+    whatever the shape, pywb then looks up `path?` as a prefix and keeps only records of this
+    path and method."""
     if not c.volatile:
         return []  # exact lookups already work
+    method_rx, method_filter = _method_guard(ep.method)
+    own = [f"~urlkey:{_literal(ep.prefix)}", method_filter]
     key_names = {k.lower() for cap in ep.captures for k, _ in cap.key_params}
     ident = sorted(n.lower() for n in c.identifying if n.lower() in key_names)
     leaf_groups = [
-        rf"(?=.*?(%22{re.escape(leaf.lower())}%22%3a(?:%22(?:(?!%22).)*?%22|[\w.+-]+)))"
+        rf"(?=.*?({_Q}{re.escape(leaf.lower())}{_Q}(?:%3a|:){_LEAF_VALUE}))"
         for leaves in c.fragments.values()
         for leaf in leaves
     ]
@@ -234,18 +270,20 @@ def _rules_for(ep: Endpoint, c: Classification) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     for combo in combos:
         absent = [n for n in ident if n not in combo]
-        guard = "".join(f"(?!.*[?&]{re.escape(n)}=)" for n in absent)
-        absent_filters = [f"!~urlkey:.*[?&]{re.escape(n)}=" for n in absent]
+        guard = method_rx + "".join(f"(?!.*[?&]{re.escape(n)}=)" for n in absent)
+        filters = [*own, *(f"!~urlkey:.*[?&]{_literal(n)}=" for n in absent)]
         if combo and not leaf_groups:
             strict = "^" + guard + "".join(
                 f"(?=.*?[?&]({re.escape(n)}={_SAFE_VALUE})(?=&|$))" for n in combo
             )
-            rules.append(_rule(ep.prefix, strict, ["~urlkey:.*[?&]{0}(?:&|$)", *absent_filters]))
+            rules.append(_rule(ep.prefix, strict, ["~urlkey:.*[?&]{0}(?:&|$)", *filters]))
         if combo or leaf_groups:
-            loose = "^" + guard + "".join(f"(?=.*?([?&]{re.escape(n)}=[^&]*))" for n in combo)
-            rules.append(_rule(ep.prefix, loose + "".join(leaf_groups), ["urlkey:{0}", *absent_filters]))
+            # the value with the '&' after it, when there is one: page=1& is not page=10&
+            loose = "^" + guard + "".join(f"(?=.*?([?&]{re.escape(n)}=[^&]*(?:&|$)))" for n in combo)
+            rules.append(_rule(ep.prefix, loose + "".join(leaf_groups), ["urlkey:{0}", *filters]))
         else:
-            rules.append(_rule(ep.prefix, "^" + guard + "()", absent_filters or ["urlkey:"]))
+            # nothing identifies a capture but the path and method: the filters pin those
+            rules.append(_rule(ep.prefix, "^" + guard + "()", filters))
     return rules
 
 
@@ -256,7 +294,8 @@ def _rule(prefix: str, regex: str, filters: list[str]) -> dict[str, Any]:
     }
 
 
-def learn_rules(collection: Collection) -> list[dict[str, Any]]:
+def analyse(collection: Collection) -> list[tuple[Endpoint, Classification]]:
+    """Every endpoint of the collection with its parameters classified."""
     endpoints = read_endpoints(collection.index_file)
     candidates: set[str] = set()
     for ep in endpoints.values():
@@ -265,9 +304,13 @@ def learn_rules(collection: Collection) -> list[dict[str, Any]]:
                 if v and _TOKEN.match(v) and not looks_generated(v, cap.ts):
                     candidates.add(v)
     served = served_values(collection, candidates)
+    return [(ep, classify(ep, served)) for ep in endpoints.values()]
+
+
+def learn_rules(collection: Collection) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
-    for ep in endpoints.values():
-        rules.extend(_rules_for(ep, classify(ep, served)))
+    for ep, c in analyse(collection):
+        rules.extend(_rules_for(ep, c))
     return rules
 
 
@@ -277,7 +320,7 @@ def learned_rules_cached(collection: Collection, cache_dir: Path) -> list[dict[s
     if not idx.exists():
         return []
     st = idx.stat()
-    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    stamp = f"{RULES_VERSION}:{st.st_size}:{st.st_mtime_ns}"
     cache = cache_dir / f"rules-{collection.name}.json"
     if cache.exists():
         try:

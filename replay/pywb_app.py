@@ -2,9 +2,9 @@
 
 Started by `bewaar replay` as `<pywb python> pywb_app.py --root R --config C --rules X ...`.
 It imports only pywb, its dependencies and the standard library. bewaar's learned fuzzy rules
-are placed in front of pywb's default rules (pywb's `rules_file` setting replaces the defaults,
-so the merged file is written here, where pywb's own defaults can be read); everything is
-pywb's FrontEndApp, unpatched. (The overview is served by bewaar itself, on another origin.)
+are placed in front of pywb's default rules (replay/pywb_rules.py writes the merged file);
+everything is pywb's FrontEndApp, unpatched. (The overview is served by bewaar itself, on
+another origin.)
 """
 
 from gevent import monkey
@@ -18,23 +18,9 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import yaml  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
-from pywb import DEFAULT_RULES_FILE  # noqa: E402
 from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
-from pywb.utils.loaders import load_yaml_config  # noqa: E402
-
-
-def merged_rules(bewaar_rules_path: Path, out: Path) -> Path:
-    default = load_yaml_config(DEFAULT_RULES_FILE)
-    ours = yaml.safe_load(bewaar_rules_path.read_text(encoding="utf-8")) or {}
-    filters = dict(default.get("default_filters") or {})
-    filters["url_normalize"] = list(filters.get("url_normalize") or []) + list(
-        ours.get("url_normalize") or []
-    )
-    merged = {"default_filters": filters, "rules": list(ours.get("rules") or []) + default["rules"]}
-    out.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
-    return out
+from pywb_rules import final_config  # noqa: E402 - replay/pywb_rules.py, beside this script
 
 
 def main() -> int:
@@ -48,12 +34,7 @@ def main() -> int:
 
     root = Path(args.root)
     os.chdir(root)
-    config_path = Path(args.config)
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    config["rules_file"] = str(merged_rules(Path(args.rules), config_path.with_name("rules.merged.yaml")))
-    final = config_path.with_name("config.final.yaml")
-    final.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-
+    final = final_config(Path(args.config), Path(args.rules))
     app = FrontEndApp(config_file=str(final))
     server = WSGIServer((args.host, args.port), app, log=None, error_log=sys.stderr)
     server.init_socket()

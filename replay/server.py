@@ -45,24 +45,27 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
+def prepare(root: Root, cfg: ReplayConfig, out: Path | None = None) -> tuple[Path, Path]:
     """Write pywb's config (bewaar's defaults, then the user's replay.pywb settings) and the
-    rules learned from the collections."""
+    rules learned from the collections, into `out` (default ROOT/.bewaar/replay, where the
+    learned rules are cached)."""
     colls = root.collections()
     if not colls:
         raise InputError(f"no collections under {root.collections_dir}: run `bewaar crawl` first")
     state = root.state_dir / "replay"
     state.mkdir(parents=True, exist_ok=True)
+    out = out or state
+    out.mkdir(parents=True, exist_ok=True)
     config = dict(BASE_CONFIG)
     config.update(cfg.pywb)
-    config_path = state / "config.yaml"
+    config_path = out / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     general = yaml.safe_load((HERE / "rules.yaml").read_text(encoding="utf-8")) or {}
     rules = {
         "url_normalize": general.get("url_normalize") or [],
         "rules": all_rules(colls, state) + list(general.get("rules") or []),
     }
-    rules_path = state / "rules.bewaar.yaml"
+    rules_path = out / "rules.bewaar.yaml"
     rules_path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
     return config_path, rules_path
 
@@ -89,18 +92,26 @@ class ReplayServer:
     """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
 
     def __init__(
-        self, root: Root, cfg: ReplayConfig, host: str, port: int, echo_errors: bool = True
+        self, root: Root, cfg: ReplayConfig, host: str, port: int, state: Path | None = None,
+        echo_errors: bool = True,
     ) -> None:
+        """`state`: where pywb's generated configuration goes (default ROOT/.bewaar/replay);
+        a second server with other settings (`bewaar qa`'s) keeps its own. `echo_errors`: pass
+        pywb's error output through to our stderr."""
         self.root, self.cfg, self.host, self.port = root, cfg, host, port
+        self.state = state
         self.proc: subprocess.Popen[str] | None = None
-        self.echo_errors = echo_errors  # pass pywb's error output through to our stderr
-        self.last_errors: collections.deque[str] = collections.deque(maxlen=50)
+        self.echo_errors = echo_errors
+        self.output: collections.deque[str] = collections.deque(maxlen=200)  # pywb's last lines
 
     def _drain(self, stream: Any, echo: bool) -> None:
+        """Read pywb's output for as long as it runs: a server nobody reads fills its pipe
+        (pywb logs to stderr) and then stops answering."""
+
         def run() -> None:
             try:
                 for line in stream:
-                    self.last_errors.append(line.rstrip("\n"))
+                    self.output.append(line.rstrip("\n"))
                     if echo:
                         sys.stderr.write(line)
             except (OSError, ValueError):
@@ -117,7 +128,7 @@ class ReplayServer:
         python = pywb_python()
         if self.port:
             check_port(self.host, self.port)
-        config_path, rules_path = prepare(self.root, self.cfg)
+        config_path, rules_path = prepare(self.root, self.cfg, self.state)
         cmd = [
             str(python), str(HERE / "pywb_app.py"),
             "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),

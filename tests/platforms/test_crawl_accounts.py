@@ -29,6 +29,9 @@ from tests.pagecheck import open_page
 
 pytestmark = pytest.mark.slow
 MAX_POSTS = 6  # every post of a fixture account: the older ones carry the media
+# bewaar qa: the platform pages replay at 0.94 or more; a page that loses its post, its media
+# or its comments, or shows another post's, falls below this
+QA_MIN_SCORE = 0.85
 
 
 def seed_for(site: Any, **extra: Any) -> dict[str, Any]:
@@ -173,6 +176,37 @@ def test_replayed_post_pages_show_the_post_and_its_media(crawled: dict[str, Any]
                     assert r.status == 200 and len(body) > 100, (name, item["url"])
             finally:
                 page.close()
+
+
+def test_qa_scores_every_captured_page(crawled: dict[str, Any]) -> None:
+    """`bewaar qa` over the same crawl: every page of every platform replays close to its
+    capture, no request is answered by another URL's record, every rule finds its own."""
+    for s in crawled["sites"].values():
+        s.stop()  # replay must not need the live sites
+    root = crawled["root"]
+    proc = run_bewaar("qa", "--root", str(root), "accounts", "--min-score", str(QA_MIN_SCORE))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    crawls = root / "collections/accounts/crawls"
+    report = json.loads(next(p for p in crawls.glob("*.json") if not p.name.endswith(".qa.json")).read_text())
+    qa = json.loads((crawls / report["qa"]["file"]).read_text())
+    pages = [json.loads(x) for x in (root / "collections/accounts/pages/pages.jsonl").read_text().splitlines()[1:]]
+    ok = {p["url"] for p in pages if p["outcome"] == "ok"}
+    assert {p["url"] for p in qa["pages"]} == ok
+    platforms = {p["platform"] for p in pages if p["outcome"] == "ok"}
+    assert platforms == set(crawled["sites"])
+    for p in qa["pages"]:
+        assert p["score"] >= QA_MIN_SCORE and not p["error"], p
+        assert p["counts"]["wrong"] == 0, p
+        if p["counts"]["missing"]:
+            # known: the crawler stores a YouTube comments POST whose answer equals an earlier
+            # one's as a revisit, which pywb cannot resolve (the original's key holds another
+            # body); the rule check lists those records as unloadable, not as rule bugs
+            assert "/watch?v=" in p["url"], p
+            assert all("/youtubei/v1/next" in m["url"] for m in p["missing"]), p
+    rules = qa["rules"]
+    assert rules["requests"] > 0 and rules["wrong"] == rules["unresolved"] == 0, rules["endpoints"][:3]
+    assert all(e["unloadable"] == 0 or e["endpoint"].endswith("/youtubei/v1/next") for e in rules["endpoints"])
 
 
 def test_login_wall_is_reported_and_a_login_state_passes_it(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ opens ROOT/catalog.sqlite read-only through catalog/query.py (one connection per
 rebuilt catalog is seen at once, and a crawl writing never blocks a reader).
 
 Pages (server-rendered; the small script only adds keyboard shortcuts):
-  /_overview                  accounts with their latest capture and change counts; posts
+  /_overview                  accounts with their latest capture, change counts and QA score
+                              (`bewaar qa`), the pages below the QA threshold; posts
                               filtered by keyword (FTS5 over every version), account,
                               platform, change type and date range
   /_overview/post/ID          one post: its versions, diffs, re-checks, each replayable
@@ -29,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from catalog import query as cq
+from replay import qa_report
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -189,6 +191,9 @@ class OverviewApp:
         finally:
             con.close()
         platforms = sorted({a["platform"] for a in accounts})
+        qa = qa_report.load(self.catalog.parent)
+        for a in accounts:
+            a["qa"] = qa.by_account.get((a["collection"], a["name"]))
         page = f["page"]
         base = {k: v for k, v in params.items() if k != "page" and v}
         nav = {
@@ -196,7 +201,7 @@ class OverviewApp:
             "next": f"?{urlencode({**base, 'page': page + 1})}" if more else None,
         }
         return self.render(
-            "index.html", accounts=accounts, posts=posts, f=f, errors=errors,
+            "index.html", accounts=accounts, posts=posts, f=f, errors=errors, qa=qa,
             platforms=platforms, change_types=POST_CHANGES, totals=totals, nav=nav,
             filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to")),
         )  # fmt: skip

@@ -6,8 +6,15 @@
 - images: native lazy loading with srcset, JavaScript lazy loading (data-src), a CSS background,
   a web font; an mp4 served with byte-range support; an HLS stream (fMP4 segments) that
   Chromium plays natively, fetching segments only as playback proceeds; app.js gzip-compressed.
-- /@ACCOUNT/post/ID: a post page whose replies sit behind "Show more replies" / "Meer reacties
-  tonen" buttons that GET /api/replies?post=ID&page=N&_=<timestamp>.
+- /@ACCOUNT/post/ID: a shell page that loads its post with GET /api/status/N?_=<clock> and its
+  replies with GET /api/status/N/replies?page=N&_=<clock> (N the post's number, unpadded); more
+  replies sit behind "Show more replies" / "Meer reacties tonen" buttons. The post and its
+  replies share a path prefix, and /api/status/3 is a prefix of /api/status/36: a replay whose
+  fuzzy match crosses to another path shows the wrong post, or replies instead of the post.
+- widgets on the profile (widgets.js) whose APIs share a path prefix in every way that can
+  mislead a prefix lookup, each with a cache-buster: /api/items and /api/items/42,
+  /api/feed?cursor=C and /api/feed/more?cursor=C, GET and POST /api/stats, /api/tag and
+  /api/tag-cloud, /api/post and /api/posts (see `WIDGETS`).
 - a cookie-consent overlay, a 301 redirect (/ACCOUNT -> /@ACCOUNT), a 404 and a 500 page.
 
 All content is derived from `SocialSite.posts`, so tests compare a capture against the site's
@@ -31,6 +38,20 @@ STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 10
 API_LATENCY = 0.08  # seconds; real APIs are not instant and lazy loaders must wait for them
 HLS_URL = "/static/hls/stream.m3u8"  # fMP4 segments of clip.mp4, one per second
+FEED_CURSOR = "Y3Vyc29yOnRyZW5kaW5nLTE"  # server-issued (in the profile HTML), the same for both
+# What each profile widget shows once its API answered: the replay must show the same.
+WIDGETS = {
+    "items": "Dossiers: Klimaatakkoord, Woningbouw, Stikstof",  # GET /api/items
+    "item": "Dossier 42: Klimaatakkoord, bijgewerkt 3 november",  # GET /api/items/42
+    "feed": "Trending: #begroting #zorg",  # GET /api/feed?cursor=C
+    "feed-more": "Meer trending: #onderwijs #defensie",  # GET /api/feed/more?cursor=C
+    "stats": "Weergaven vandaag: 1.234",  # GET /api/stats
+    "stats-post": "Bezoek geteld: ja",  # POST /api/stats
+    "tag": "Tag van de dag: #overheid",  # GET /api/tag
+    "tag-cloud": "Tagwolk: #open #data #wetgeving",  # GET /api/tag-cloud
+    "post": "Vastgezet bericht: Welkom bij Ministerie X",  # GET /api/post
+    "posts": "Berichten dit jaar: 36",  # GET /api/posts
+}
 
 
 @dataclass
@@ -107,6 +128,11 @@ class SocialSite:
     def post_url(self, post_id: str) -> str:
         return f"{self.base_url}/@{self.account}/post/{post_id}"
 
+    @staticmethod
+    def status_number(post_id: str) -> int:
+        """p003 -> 3: the API names posts by their number, unpadded."""
+        return int(post_id[1:])
+
     # -- content ----------------------------------------------------------------------
     def _post_json(self, p: Post) -> dict[str, Any]:
         data: dict[str, Any] = {"id": p.id, "text": p.text, "date": p.date, "lazy_js": p.lazy_js}
@@ -132,7 +158,8 @@ class SocialSite:
         pad = "=" * (-len(cursor) % 4)
         return int(json.loads(base64.urlsafe_b64decode(cursor + pad))["o"])
 
-    def _page(self, title: str, body: str, script: str, extra_head: str = "") -> str:
+    def _page(self, title: str, body: str, *scripts: str, extra_head: str = "") -> str:
+        tags = "".join(f'<script src="/static/{s}"></script>' for s in scripts)
         return f"""<!doctype html>
 <html lang="nl"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -141,8 +168,11 @@ class SocialSite:
 </head>
 <body data-account="{self.account}">
 {body}
-<script src="/static/{script}"></script>
+{tags}
 </body></html>"""
+
+    def _post(self, number: str) -> Post | None:
+        return next((p for p in self.posts if self.status_number(p.id) == int(number)), None)
 
     def _routes(self) -> None:
         s = self.server
@@ -158,47 +188,70 @@ class SocialSite:
 
         @s.route("GET", f"/@{acct}")
         def profile(req: Request, m: Any) -> Response:
-            body = """<div class="consent" role="dialog"><div class="box">
+            body = f"""<div class="consent" role="dialog"><div class="box">
 <p>Deze site gebruikt cookies.</p><button type="button">Accept all</button></div></div>
 <header class="banner"><img class="avatar" src="/media/img/avatar-64.png" alt="avatar">
 <div><h1 id="name"></h1><p id="bio"></p><span id="followers"></span> volgers</div></header>
+<aside id="widgets" data-cursor="{FEED_CURSOR}"></aside>
 <main><section id="timeline"></section><div id="sentinel"></div></main>"""
-            return Response.html(self._page(f"@{acct}", body, "app.js"))
+            return Response.html(self._page(f"@{acct}", body, "app.js", "widgets.js"))
 
         @s.route("GET", rf"/@{acct}/post/(?P<pid>[\w-]+)")
         def post_page(req: Request, m: Any) -> Response:
             post = next((p for p in self.posts if p.id == m["pid"]), None)
             if post is None:
                 return Response.html("<h1>Dit bericht bestaat niet (meer)</h1>", 404)
-            pj = self._post_json(post)
-            media = ""
-            if "image" in pj:
-                im = pj["image"]
-                media += (
-                    f'<img loading="lazy" src="{im["src"]}" srcset="{im["srcset"]}" '
-                    f'sizes="(max-width: 600px) 400px, 800px" alt="{html.escape(im["alt"])}">'
-                )
-            if post.video:
-                src = HLS_URL if post.hls else "/static/clip.mp4"
-                media += f'<video src="{src}" controls preload="metadata"></video>'
-            shown = post.replies[:2]
-            replies = "".join(
-                f'<div class="reply" data-id="{r["id"]}">{html.escape(r["author"])}: '
-                f'{html.escape(r["text"])}</div>'
-                for r in shown
-            )
             label = "Meer reacties tonen" if int(post.id[1:]) % 2 else "Show more replies"
-            button = (
-                f'<button id="more-replies" data-post="{post.id}">{label}</button>'
-                if len(post.replies) > 2
-                else ""
-            )
-            body = f"""<main><article class="post" data-id="{post.id}">
-<a class="permalink" href="/@{acct}/post/{post.id}">{post.date}</a>
-<p class="text">{html.escape(post.text)}</p>{media}</article>
-<section id="replies">{replies}</section>{button}
-<p><a href="/@{acct}">Terug naar @{acct}</a></p></main>"""
+            # the post and its replies come from the API (post.js); only the shell is HTML
+            body = f"""<main id="post" data-status="{self.status_number(post.id)}"
+ data-more-label="{label}"></main>
+<section id="replies"></section>
+<p><a href="/@{acct}">Terug naar @{acct}</a></p>"""
             return Response.html(self._page(f"{acct}: {post.id}", body, "post.js"))
+
+        @s.route("GET", r"/api/status/(?P<n>\d+)")
+        def api_status(req: Request, m: Any) -> Response:
+            time.sleep(API_LATENCY)
+            post = self._post(m["n"])
+            if post is None:
+                return Response.json({"error": "not found"}, 404)
+            return Response.json({**self._post_json(post), "reply_count": len(post.replies)})
+
+        @s.route("GET", r"/api/status/(?P<n>\d+)/replies")
+        def api_status_replies(req: Request, m: Any) -> Response:
+            time.sleep(API_LATENCY)
+            post = self._post(m["n"])
+            if post is None:
+                return Response.json({"error": "not found"}, 404)
+            page = max(1, int(req.arg("page") or 1))
+            # page 1 holds the first two replies, later pages three each
+            start = 0 if page == 1 else 2 + (page - 2) * 3
+            part = post.replies[start : start + (2 if page == 1 else 3)]
+            return Response.json(
+                {"replies": part, "page": page, "has_more": start + len(part) < len(post.replies)}
+            )
+
+        def widget(method: str, path: str, name: str) -> None:
+            @s.route(method, path)
+            def api_widget(req: Request, m: Any) -> Response:
+                time.sleep(API_LATENCY)
+                if path.startswith("/api/feed") and req.arg("cursor") != FEED_CURSOR:
+                    return Response.json({"error": "bad cursor"}, 400)
+                return Response.json({"widget": name, "text": WIDGETS[name]})
+
+        for method, path, name in (
+            ("GET", "/api/items", "items"),
+            ("GET", "/api/items/42", "item"),
+            ("GET", "/api/feed", "feed"),
+            ("GET", "/api/feed/more", "feed-more"),
+            ("GET", "/api/stats", "stats"),
+            ("POST", "/api/stats", "stats-post"),
+            ("GET", "/api/tag", "tag"),
+            ("GET", "/api/tag-cloud", "tag-cloud"),
+            ("GET", "/api/post", "post"),
+            ("GET", "/api/posts", "posts"),
+        ):
+            widget(method, path, name)
 
         @s.route("GET", "/api/profile")
         def api_profile(req: Request, m: Any) -> Response:
@@ -217,19 +270,6 @@ class SocialSite:
                     "posts": [self._post_json(p) for p in chunk],
                     "next_cursor": self._cursor(nxt) if nxt < len(self.posts) else None,
                 }
-            )
-
-        @s.route("GET", "/api/replies")
-        def api_replies(req: Request, m: Any) -> Response:
-            time.sleep(API_LATENCY)
-            post = next((p for p in self.posts if p.id == req.arg("post")), None)
-            if post is None:
-                return Response.json({"error": "not found"}, 404)
-            page = int(req.arg("page") or 2)
-            start = 2 + (page - 2) * 3
-            part = post.replies[start : start + 3]
-            return Response.json(
-                {"replies": part, "has_more": start + 3 < len(post.replies)}
             )
 
         @s.route("GET", r"/media/img/(?P<name>[\w-]+)-(?P<w>\d+)\.png")
