@@ -24,6 +24,7 @@ from bewaar.model import Root
 from replay.fuzzy import all_rules
 
 HERE = Path(__file__).resolve().parent
+AUDIT_MARK = "\x1ebewaar-audit "  # audit events on pywb_app.py's stdout
 BASE_CONFIG: dict[str, Any] = {
     "collections_root": "collections",
     "archive_paths": "archive",
@@ -45,6 +46,12 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
+def acl_dir(root: Root) -> Path:
+    """pywb's access-control lists, one directory per collection (written by bewaar/app/access
+    from bewaar's restrictions)."""
+    return root.state_dir / "replay" / "acl"
+
+
 def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
     """Write pywb's config (bewaar's defaults, then the user's replay.pywb settings) and the
     rules learned from the collections."""
@@ -54,6 +61,7 @@ def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
     state = root.state_dir / "replay"
     state.mkdir(parents=True, exist_ok=True)
     config = dict(BASE_CONFIG)
+    config["acl_paths"] = str(acl_dir(root) / "{coll}")
     config.update(cfg.pywb)
     config_path = state / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -89,17 +97,23 @@ class ReplayServer:
     """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
 
     def __init__(
-        self, root: Root, cfg: ReplayConfig, host: str, port: int, echo_errors: bool = True
-    ) -> None:
+        self, root: Root, cfg: ReplayConfig, host: str, port: int, echo_errors: bool = True,
+        gate: Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:  # fmt: skip
         self.root, self.cfg, self.host, self.port = root, cfg, host, port
+        self.gate = gate  # the gate's settings (JSON): who may see what (docs/access.md)
+        self.on_event = on_event  # audit events the gate reports
         self.proc: subprocess.Popen[str] | None = None
         self.echo_errors = echo_errors  # pass pywb's error output through to our stderr
         self.last_errors: collections.deque[str] = collections.deque(maxlen=50)
 
-    def _drain(self, stream: Any, echo: bool) -> None:
+    def _drain(self, stream: Any, echo: bool, events: bool = False) -> None:
         def run() -> None:
             try:
                 for line in stream:
+                    if events and line.startswith(AUDIT_MARK):
+                        self._event(line[len(AUDIT_MARK) :])
+                        continue
                     self.last_errors.append(line.rstrip("\n"))
                     if echo:
                         sys.stderr.write(line)
@@ -107,6 +121,14 @@ class ReplayServer:
                 pass  # the process ended and the pipe was closed
 
         threading.Thread(target=run, name="pywb-output", daemon=True).start()
+
+    def _event(self, text: str) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(json.loads(text))
+        except Exception as e:  # noqa: BLE001 - a failed audit write must be seen, not kill the reader
+            sys.stderr.write(f"bewaar: error: audit trail: {e}\n")
 
     @property
     def url(self) -> str:
@@ -123,6 +145,8 @@ class ReplayServer:
             "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),
             "--host", self.host, "--port", str(self.port),
         ]
+        if self.gate is not None:
+            cmd += ["--gate", str(self.gate)]
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.root.path,
@@ -142,7 +166,7 @@ class ReplayServer:
         self.port = int(info["port"])
         # pywb writes a line per error (and more with debug settings): read both pipes for as
         # long as it runs, or a full pipe would freeze it mid-request
-        self._drain(self.proc.stdout, echo=False)
+        self._drain(self.proc.stdout, echo=False, events=True)
         self._drain(self.proc.stderr, echo=self.echo_errors)
         while time.monotonic() < deadline:
             try:
