@@ -260,9 +260,7 @@ class Gate:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "127.0.0.1")
         hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         scheme = environ.get("wsgi.url_scheme", "http")
-        here = f"{scheme}://{host}{quote(environ.get('PATH_INFO', ''))}"
-        if environ.get("QUERY_STRING"):
-            here += "?" + environ["QUERY_STRING"]
+        here = f"{scheme}://{host}{self._target(environ)}"
         return f"{scheme}://{hostname}:{self.login_port}/_login?next={quote(here, safe='')}"
 
     def _refuse(self, environ: dict[str, Any], start_response: Any, action: str, why: str) -> Any:

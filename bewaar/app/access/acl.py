@@ -30,7 +30,9 @@ def state_dir(root: Root) -> Path:
 
 
 def acl_dir(root: Root) -> Path:
-    return state_dir(root) / "acl"
+    from replay.server import acl_dir as pywb_acl_dir  # where pywb's config points
+
+    return pywb_acl_dir(root)
 
 
 def acl_secret(root: Root) -> str:
@@ -79,3 +81,12 @@ def write_acls(root: Root) -> dict[str, int]:
         tmp.replace(d / ACL_FILE)
         counts[name] = len(rules)
     return counts
+
+
+def refresh_acls(root: Root) -> None:
+    """After a crawl: write the ACLs again when there are restrictions (new captures of a
+    restricted account or post must be restricted as well)."""
+    from .policy import active_restrictions
+
+    if active_restrictions(root) or acl_dir(root).exists():
+        write_acls(root)

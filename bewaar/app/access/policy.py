@@ -12,7 +12,8 @@ replies by others, posts of a period). Both products are computed from the same 
 
 A post's captures in replay are the captures of its own pages (the post page, re-checks of
 it) and every resource captured only on such pages (its API records, DOM snapshot, screenshot,
-extracted objects), plus its media files. A crawler writes a page's records as one block of
+extracted objects), plus its media files and any URL whose path names the post's id (an id
+of six or more characters as a whole token: `/statuses/ID`, `/media/ID-1.png`). A crawler writes a page's records as one block of
 its WARC, ending with the urn:pageinfo record the catalog lists, so an index entry belongs to
 the page whose block holds its offset. A resource also captured on a page that is not
 restricted (the site's script, the account's avatar) stays replayable: it is not the post's.
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bewaar.config import ROLES
 from bewaar.model import Root
@@ -47,6 +49,12 @@ from .store import RANK, AccessStore, Restriction, User
 URN_PAGE_RECORDS = ("urn:dom:", "urn:screenshot:", "urn:objects:", "urn:pageinfo:")
 TEXT_MIMES = ("json", "html", "text", "javascript", "xml")
 MAX_BODY = 8 * 1024 * 1024
+MIN_ID_LEN = 6  # a post id this long, as a whole token in a URL's path, names the post
+
+
+def _token_rx(ids: set[str]) -> re.Pattern[str]:
+    alts = "|".join(re.escape(i) for i in sorted(ids))
+    return re.compile(r"(?<![\w])(" + alts + r")(?![\w])")
 
 
 def roles_seeing(r: Restriction) -> frozenset[str]:
@@ -434,6 +442,7 @@ def _collection_rules(
     # posts and whole accounts: the records of their pages, unless also captured elsewhere
     restricted_pages: dict[int, list[Restriction]] = defaultdict(list)
     media: dict[str, list[Restriction]] = defaultdict(list)
+    named: list[tuple[re.Pattern[str], Restriction]] = []  # URL paths naming a post's id
     for x in mine:
         pages: set[int] = set()
         if x.accounts:
@@ -452,6 +461,12 @@ def _collection_rules(
             restricted_pages[p].append(x.r)
         for u in _media_urls(con, posts):
             media[u].append(x.r)
+        ids = {row[0] for row in con.execute(
+            "SELECT post_id FROM posts WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(posts)),),
+        ) if len(row[0]) >= MIN_ID_LEN}  # fmt: skip
+        if ids:
+            named.append((_token_rx(ids), x.r))
     by_key: dict[str, list[IndexEntry]] = defaultdict(list)
     for e in entries:
         by_key[e.key].append(e)
@@ -463,6 +478,10 @@ def _collection_rules(
                     _restrict(rules, key + "###", r)
         for e in group:
             for r in media.get(e.url, ()):
+                _restrict(rules, key + "###", r)
+        path = urlsplit(group[0].url).path if "://" in group[0].url[:12] else ""
+        for rx, r in named:
+            if path and rx.search(path):
                 _restrict(rules, key + "###", r)
 
     # replies by others: their own pages, and what names them on the pages that show them
@@ -511,15 +530,19 @@ class _names_reply:  # noqa: N801 - used like a function pair
             re.compile(rb"(?<![\w.])(" + b"|".join(re.escape(i.encode()) for i in sorted(ids)) + rb")(?![\w])")
             if ids else None
         )  # fmt: skip
+        long_ids = {i for i in ids if len(i) >= MIN_ID_LEN}
+        self.path_id_rx = _token_rx(long_ids) if long_ids else None
         self.handle_rx = (
             re.compile(r"(?<![\w.])(" + "|".join(re.escape(h) for h in sorted(handles)) + r")(?![\w])", re.I)
             if handles else None
         )  # fmt: skip
 
     def url(self, url: str) -> bool:
-        from urllib.parse import urlsplit
-
-        return bool(self.handle_rx and self.handle_rx.search(urlsplit(url).path))
+        path = urlsplit(url).path
+        return bool(
+            (self.handle_rx and self.handle_rx.search(path))
+            or (self.path_id_rx and self.path_id_rx.search(path))
+        )
 
     def body(self, data: bytes) -> bool:
         return bool(self.id_rx and data and self.id_rx.search(data))
