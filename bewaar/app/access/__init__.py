@@ -4,6 +4,7 @@ The hooks other parts of bewaar call:
 
     from bewaar.app.access import Access, User, ANONYMOUS
     access = Access(root)                         # the root's settings and stores
+    user = access.user("anna") or ANONYMOUS       # who the export is for
     view = access.view(user, con)                 # catalog.query.View: what `user` may see
     rows, more = catalog.query.search_posts(con, f, view=view)
     access.log("export", user, target="…", outcome="ok", detail=…)   # one audit line
@@ -98,6 +99,13 @@ class Access:
             if user:
                 return user, ""
         return None, "not signed in"
+
+    def user(self, name: str) -> User | None:
+        """A listed user by name (e.g. an export run for someone): None when unknown."""
+        if not AccessStore.exists(self.root):
+            return None
+        with AccessStore.open(self.root) as store:
+            return store.user(name)
 
     # -- what they may see ---------------------------------------------------------------
     def view(self, user: User, con: sqlite3.Connection) -> Any:
