@@ -194,6 +194,51 @@ class SigningConfig(_Strict):
     max_timestamp_delay: Annotated[int, Field(ge=0)] = 86400  # seconds between signing and TSA time
 
 
+ROLES = ("reader", "archivist", "admin")
+Role = Literal["reader", "archivist", "admin"]
+
+
+class AuthConfig(_Strict):
+    """Who may use `bewaar replay` (docs/access.md). Without it, and without built-in
+    accounts, everyone who reaches the server is an anonymous reader: fine on 127.0.0.1,
+    refused elsewhere unless `--public` is given."""
+
+    # users: built-in accounts (`bewaar users add`; the default as soon as one exists);
+    # header: a trusted reverse proxy names the user in `header`
+    mode: Literal["users", "header"] | None = None
+    header: str = "X-Remote-User"
+    trusted_proxies: list[str] = Field(default_factory=list)  # CIDRs the header is taken from
+    default_role: Role | None = None  # header mode: role of a user bewaar does not list
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 8.0
+    max_failures: Annotated[int, Field(ge=1)] = 5  # failed logins per account or address ...
+    lockout_minutes: Annotated[int, Field(ge=1)] = 15  # ... within this window lock it out
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not an address or CIDR range like 10.0.0.0/8") from None
+        return v
+
+    @field_validator("header")
+    @classmethod
+    def _header_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", v) or v.lower().startswith("x-pywb"):
+            raise ValueError(f"{v!r} is not a usable header name")
+        return v
+
+    @model_validator(mode="after")
+    def _header_needs_proxies(self) -> AuthConfig:
+        if self.mode == "header" and not self.trusted_proxies:
+            raise ValueError("mode 'header' needs trusted_proxies: the addresses of the proxy")
+        return self
+
+
 class ReplayConfig(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -201,6 +246,7 @@ class ReplayConfig(_Strict):
     # default: port + 1
     overview_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     pywb: dict[str, Any] = Field(default_factory=dict)  # merged over bewaar's pywb config
+    auth: AuthConfig = AuthConfig()
 
 
 class RootConfig(_Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -124,23 +125,117 @@ class PostFilter:
     page: int = 1
 
 
-def totals(con: sqlite3.Connection) -> dict[str, int]:
+@dataclass(frozen=True)
+class View:
+    """What one user may see of the catalog. The application computes it from the access
+    restrictions (bewaar/app/access/policy.py: view_for); every query here takes one, so a
+    search, a count, a snippet and a post page leave out the same things. The default sees
+    everything."""
+
+    collections: tuple[str, ...] | None = None  # None: every collection
+    hidden_posts: frozenset[int] = frozenset()  # post row ids (replies to them included)
+    hidden_accounts: frozenset[int] = frozenset()
+    pseudonyms: Mapping[int, str] = field(default_factory=dict)  # reply id -> "person 3"
+    no_replay: frozenset[int] = frozenset()  # posts shown without replay links
+    marks: Mapping[int, str] = field(default_factory=dict)  # post id -> restriction note
+
+    @property
+    def everything(self) -> bool:
+        return self.collections is None and not (self.hidden_posts or self.hidden_accounts)
+
+    def where(self, post: str | None = "p", account: str = "a") -> tuple[list[str], list[Any]]:
+        """SQL conditions (and their arguments) that keep what this view may see; `post` is
+        the alias of posts (None when the query has no post), `account` of accounts."""
+        where: list[str] = []
+        args: list[Any] = []
+        if self.collections is not None:
+            where.append(f"{account}.collection IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(self.collections)))
+        if self.hidden_accounts:
+            where.append(f"{account}.id NOT IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(sorted(self.hidden_accounts)))
+        if post and self.hidden_posts:
+            where.append(f"{post}.id NOT IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(sorted(self.hidden_posts)))
+        return where, args
+
+    def may_see_post(self, post_id: int, account_id: int, collection: str) -> bool:
+        return (
+            post_id not in self.hidden_posts
+            and account_id not in self.hidden_accounts
+            and (self.collections is None or collection in self.collections)
+        )
+
+    def may_see_account(self, account_id: int, collection: str) -> bool:
+        return account_id not in self.hidden_accounts and (
+            self.collections is None or collection in self.collections
+        )
+
+    def present(self, row: dict[str, Any], id_key: str = "id") -> dict[str, Any]:
+        """A post row as this view shows it: a pseudonym instead of a restricted reply's
+        author, no replay link where it may not be replayed, the archivist's note."""
+        pid = row.get(id_key)
+        alias = self.pseudonyms.get(pid) if pid is not None else None
+        if alias:
+            row["author"] = row["author_name"] = alias
+            row["pseudonymous"] = True
+            for key in ("url", "page_url"):
+                if key in row:
+                    row[key] = None
+        if pid in self.no_replay or alias:
+            for key in ("replay_url", "replay"):
+                if key in row:
+                    row[key] = None
+        if pid in self.marks:
+            row["restricted"] = self.marks[pid]
+        return row
+
+
+EVERYTHING = View()
+
+
+def _and(sql_where: list[str]) -> str:
+    return (" WHERE " + " AND ".join(sql_where)) if sql_where else ""
+
+
+def totals(con: sqlite3.Connection, view: View = EVERYTHING) -> dict[str, int]:
+    where, args = view.where()
+    join = " FROM posts p JOIN accounts a ON a.id = p.account"
+    crawl_where = ""
+    crawl_args: list[Any] = []
+    if view.collections is not None:
+        crawl_where = " WHERE collection IN (SELECT value FROM json_each(?))"
+        crawl_args = [json.dumps(list(view.collections))]
     return {
-        "posts": con.execute("SELECT count(*) FROM posts WHERE reply_to IS NULL").fetchone()[0],
-        "versions": con.execute("SELECT count(*) FROM post_versions").fetchone()[0],
-        "crawls": con.execute("SELECT count(*) FROM crawls").fetchone()[0],
+        "posts": con.execute(
+            "SELECT count(*)" + join + _and(["p.reply_to IS NULL", *where]), args
+        ).fetchone()[0],
+        "versions": con.execute(
+            "SELECT count(*) FROM post_versions v JOIN posts p ON p.id = v.post"
+            " JOIN accounts a ON a.id = p.account" + _and(where), args
+        ).fetchone()[0],
+        "crawls": con.execute("SELECT count(*) FROM crawls" + crawl_where, crawl_args).fetchone()[0],
     }
 
 
-def accounts_summary(con: sqlite3.Connection) -> list[dict[str, Any]]:
+def accounts_summary(con: sqlite3.Connection, view: View = EVERYTHING) -> list[dict[str, Any]]:
     """Accounts with post and change counts and their latest capture: a few grouped
     queries, not a few per account (hundreds of accounts stay quick)."""
-    rows = [dict(r) for r in con.execute("SELECT * FROM accounts ORDER BY platform, name, collection")]
+    acc_where, acc_args = view.where(post=None)
+    rows = [dict(r) for r in con.execute(
+        "SELECT a.* FROM accounts a" + _and(acc_where) + " ORDER BY platform, name, collection",
+        acc_args,
+    )]  # fmt: skip
+    hidden = json.dumps(sorted(view.hidden_posts))
     posts = dict(con.execute(
-        "SELECT account, count(*) FROM posts WHERE reply_to IS NULL GROUP BY account"
+        "SELECT account, count(*) FROM posts WHERE reply_to IS NULL"
+        " AND id NOT IN (SELECT value FROM json_each(?)) GROUP BY account", (hidden,)
     ).fetchall())  # fmt: skip
     counts: dict[int, dict[str, int]] = {}
-    for r in con.execute("SELECT account, type, count(*) AS n FROM changes GROUP BY account, type"):
+    for r in con.execute(
+        "SELECT account, type, count(*) AS n FROM changes WHERE post IS NULL"
+        " OR post NOT IN (SELECT value FROM json_each(?)) GROUP BY account, type", (hidden,)
+    ):  # fmt: skip
         counts.setdefault(r["account"], {})[r["type"]] = r["n"]
     # SQLite takes the other columns of an aggregate query from the row with the max()
     last = {
@@ -166,12 +261,12 @@ def accounts_summary(con: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def search_posts(
-    con: sqlite3.Connection, f: PostFilter, page_size: int = PAGE_SIZE
+    con: sqlite3.Connection, f: PostFilter, page_size: int = PAGE_SIZE, view: View = EVERYTHING
 ) -> tuple[list[dict[str, Any]], bool]:
     """Posts matching the filter, newest first, one page of `page_size` (0: all), and whether
-    there are more. The overview's search and exports select with this one query."""
-    where: list[str] = []
-    args: list[Any] = []
+    there are more. The overview's search and exports select with this one query; `view`
+    leaves out what the user may not see (before paging, so pages and counts stay right)."""
+    where, args = view.where()
     q = fts_query(f.q)
     if q:
         where.append(
@@ -256,6 +351,7 @@ def search_posts(
         r["media"] = json.loads(r["media"] or "[]")
         r["replay"] = best_capture(con, r["latest_version"], r["page_url"], r["captured_at"])
         r["replay_url"] = replay_path(r["collection"], r["replay"][1], r["replay"][0])
+        view.present(r)
     return rows, more
 
 
@@ -270,16 +366,18 @@ def best_capture(con: sqlite3.Connection, version: int, url: str, at: str) -> tu
     return (own["url"], own["captured_at"]) if own else (url, at)
 
 
-def post_detail(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
-    """One post with every version, its captures, diffs, re-checks, changes and replies."""
+def post_detail(con: sqlite3.Connection, post_id: int, view: View = EVERYTHING) -> dict[str, Any] | None:
+    """One post with every version, its captures, diffs, re-checks, changes and replies;
+    None when there is none or `view` may not see it."""
     p = con.execute(
         "SELECT p.*, a.name AS account_name, a.platform, a.collection, a.display_name"
         " FROM posts p JOIN accounts a ON a.id = p.account WHERE p.id = ?",
         (post_id,),
     ).fetchone()
-    if p is None:
+    if p is None or not view.may_see_post(p["id"], p["account"], p["collection"]):
         return None
     p = dict(p)
+    hide_replay = post_id in view.no_replay or post_id in view.pseudonyms
     versions = []
     for v in con.execute(
         "SELECT * FROM post_versions WHERE post = ? ORDER BY seq DESC", (post_id,)
@@ -301,7 +399,10 @@ def post_detail(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
         ).fetchone()
         d["detail"] = json.loads(change["detail"]) if change else None
         best = best_capture(con, v["id"], v["page_url"], v["captured_at"])
-        d["replay_url"] = replay_path(p["collection"], best[1], best[0])
+        d["replay_url"] = None if hide_replay else replay_path(p["collection"], best[1], best[0])
+        if hide_replay:
+            d["captures"] = [{**c, "url": None} for c in d["captures"]]
+            d["page_url"] = None
         versions.append(d)
     checks = [
         dict(r)
@@ -320,21 +421,29 @@ def post_detail(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
         )
     ]
     replies = [
-        dict(r)
+        view.present(dict(r))
         for r in con.execute(
-            "SELECT p.id, p.author, v.text FROM posts p JOIN post_versions v"
+            "SELECT p.id, p.author, p.author_name, v.text FROM posts p JOIN post_versions v"
             " ON v.id = p.latest_version WHERE p.account = ? AND p.reply_to = ?"
             " ORDER BY coalesce(p.published_at, p.first_seen)",
             (p["account"], p["post_id"]),
         )
+        if r["id"] not in view.hidden_posts
     ]
+    view.present(p)
+    if hide_replay:
+        checks = [{**c, "url": None} for c in checks]
+        changes = [{**c, "url": None} for c in changes]
     return {"p": p, "versions": versions, "checks": checks, "changes": changes, "replies": replies}
 
 
-def account_detail(con: sqlite3.Connection, account_id: int) -> dict[str, Any] | None:
-    """One account with its profile versions, crawls and changes."""
+def account_detail(
+    con: sqlite3.Connection, account_id: int, view: View = EVERYTHING
+) -> dict[str, Any] | None:
+    """One account with its profile versions, crawls and changes (none of posts `view` may
+    not see); None when there is none or `view` may not see it."""
     a = con.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
-    if a is None:
+    if a is None or not view.may_see_account(a["id"], a["collection"]):
         return None
     a = dict(a)
     profiles = []
@@ -373,8 +482,13 @@ def account_detail(con: sqlite3.Connection, account_id: int) -> dict[str, Any] |
             (account_id,),
         )
     ]
+    changes = [c for c in changes if c["post_row"] not in view.hidden_posts]
     for c in changes:
         c["detail"] = json.loads(c["detail"] or "{}")
+        if c["post_row"] in view.pseudonyms:
+            c["pseudonymous"] = view.pseudonyms[c["post_row"]]
+        if c["post_row"] in view.no_replay or c["post_row"] in view.pseudonyms:
+            c["no_replay"] = True
     return {"a": a, "profiles": profiles, "crawls": crawls, "changes": changes}
 
 

@@ -315,7 +315,9 @@ def run_qa(
     classes = {(ep.prefix, ep.method): c for ep, c in analyse(coll)}
     # frameless: the archived page is the top document, as it was when captured
     replay_cfg = cfg.replay.model_copy(update={"pywb": {**cfg.replay.pywb, "framed_replay": False}})
-    server = ReplayServer(root, replay_cfg, "127.0.0.1", 0, state=root.state_dir / "qa")
+    server = ReplayServer(
+        root, replay_cfg, "127.0.0.1", 0, state=root.state_dir / "qa", acl=False
+    )
     with server as base:
         scores = asyncio.run(replay_all(base, name, pages, classes, cfg, progress))
     return write_results(coll.path / "crawls", crawl_id, name, scores, rules, min_score)

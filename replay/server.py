@@ -24,6 +24,7 @@ from bewaar.model import Root
 from replay.fuzzy import all_rules
 
 HERE = Path(__file__).resolve().parent
+AUDIT_MARK = "\x1ebewaar-audit "  # audit events on pywb_app.py's stdout
 BASE_CONFIG: dict[str, Any] = {
     "collections_root": "collections",
     "archive_paths": "archive",
@@ -45,7 +46,15 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def prepare(root: Root, cfg: ReplayConfig, out: Path | None = None) -> tuple[Path, Path]:
+def acl_dir(root: Root) -> Path:
+    """pywb's access-control lists, one directory per collection (written by bewaar/app/access
+    from bewaar's restrictions)."""
+    return root.state_dir / "replay" / "acl"
+
+
+def prepare(
+    root: Root, cfg: ReplayConfig, out: Path | None = None, acl: bool = True
+) -> tuple[Path, Path]:
     """Write pywb's config (bewaar's defaults, then the user's replay.pywb settings) and the
     rules learned from the collections, into `out` (default ROOT/.bewaar/replay, where the
     learned rules are cached)."""
@@ -57,6 +66,8 @@ def prepare(root: Root, cfg: ReplayConfig, out: Path | None = None) -> tuple[Pat
     out = out or state
     out.mkdir(parents=True, exist_ok=True)
     config = dict(BASE_CONFIG)
+    if acl:  # `bewaar qa` compares with the capture as an archivist would see it: no ACLs
+        config["acl_paths"] = str(acl_dir(root) / "{coll}")
     config.update(cfg.pywb)
     config_path = out / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -93,24 +104,32 @@ class ReplayServer:
 
     def __init__(
         self, root: Root, cfg: ReplayConfig, host: str, port: int, state: Path | None = None,
-        echo_errors: bool = True,
-    ) -> None:
+        echo_errors: bool = True, gate: Path | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None, acl: bool = True,
+    ) -> None:  # fmt: skip
         """`state`: where pywb's generated configuration goes (default ROOT/.bewaar/replay);
         a second server with other settings (`bewaar qa`'s) keeps its own. `echo_errors`: pass
-        pywb's error output through to our stderr."""
+        pywb's error output through to our stderr. `gate`: the gate's settings (JSON): who may
+        see what (docs/access.md). `on_event`: audit events the gate reports."""
         self.root, self.cfg, self.host, self.port = root, cfg, host, port
         self.state = state
+        self.acl = acl
+        self.gate = gate
+        self.on_event = on_event
         self.proc: subprocess.Popen[str] | None = None
         self.echo_errors = echo_errors
         self.output: collections.deque[str] = collections.deque(maxlen=200)  # pywb's last lines
 
-    def _drain(self, stream: Any, echo: bool) -> None:
+    def _drain(self, stream: Any, echo: bool, events: bool = False) -> None:
         """Read pywb's output for as long as it runs: a server nobody reads fills its pipe
-        (pywb logs to stderr) and then stops answering."""
+        (pywb logs to stderr) and then stops answering. Audit events go to `on_event`."""
 
         def run() -> None:
             try:
                 for line in stream:
+                    if events and line.startswith(AUDIT_MARK):
+                        self._event(line[len(AUDIT_MARK) :])
+                        continue
                     self.output.append(line.rstrip("\n"))
                     if echo:
                         sys.stderr.write(line)
@@ -118,6 +137,14 @@ class ReplayServer:
                 pass  # the process ended and the pipe was closed
 
         threading.Thread(target=run, name="pywb-output", daemon=True).start()
+
+    def _event(self, text: str) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(json.loads(text))
+        except Exception as e:  # noqa: BLE001 - a failed audit write must be seen, not kill the reader
+            sys.stderr.write(f"bewaar: error: audit trail: {e}\n")
 
     @property
     def url(self) -> str:
@@ -128,12 +155,14 @@ class ReplayServer:
         python = pywb_python()
         if self.port:
             check_port(self.host, self.port)
-        config_path, rules_path = prepare(self.root, self.cfg, self.state)
+        config_path, rules_path = prepare(self.root, self.cfg, self.state, self.acl)
         cmd = [
             str(python), str(HERE / "pywb_app.py"),
             "--root", str(self.root.path), "--config", str(config_path), "--rules", str(rules_path),
             "--host", self.host, "--port", str(self.port),
         ]
+        if self.gate is not None:
+            cmd += ["--gate", str(self.gate)]
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.root.path,
@@ -153,7 +182,7 @@ class ReplayServer:
         self.port = int(info["port"])
         # pywb writes a line per error (and more with debug settings): read both pipes for as
         # long as it runs, or a full pipe would freeze it mid-request
-        self._drain(self.proc.stdout, echo=False)
+        self._drain(self.proc.stdout, echo=False, events=True)
         self._drain(self.proc.stderr, echo=self.echo_errors)
         while time.monotonic() < deadline:
             try:

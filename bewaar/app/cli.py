@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bewaar import environment
     from bewaar.app import crawl, demo, serve, watch
+    from bewaar.app.access import cli as access_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.register(sub)
     environment.register(sub)
     demo.register(sub)
+    access_cli.register(sub)
     return parser
 
 

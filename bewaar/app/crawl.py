@@ -69,6 +69,7 @@ def crawl(
 
 def finish(job: CrawlJob) -> int:
     """The after-crawl steps; nothing captured is lost if one of them fails."""
+    from bewaar.app.access.acl import refresh_acls
     from catalog.api import update_after_crawl
     from crawler.indexer import add_to_index
     from crawler.report import print_summary, write_report
@@ -79,6 +80,7 @@ def finish(job: CrawlJob) -> int:
         write_report(job, entries)  # the catalog reads it
         job.messages.extend(update_after_crawl(root, name, job.crawl_id))
         report = write_report(job, entries)  # now with the catalog's findings
+        refresh_acls(job.root)  # new captures of restricted posts are restricted too
     except OSError as e:
         raise BewaarError(
             f"the captured pages are kept in {job.collection.archive}, but the index, report or "

@@ -96,8 +96,13 @@ def _day(value: str | None) -> str | None:
 
 
 class OverviewApp:
-    def __init__(self, catalog: Path, prefix: str = "/_overview", replay_base: str = "") -> None:
+    def __init__(
+        self, catalog: Path, prefix: str = "/_overview", replay_base: str = "", access: Any = None
+    ) -> None:
+        """`access` (bewaar.app.access.Access): what each user may see, and the audit trail;
+        None shows everything (the benchmark's bare catalog)."""
         self.catalog = Path(catalog)
+        self.access = access
         self.prefix = prefix.rstrip("/")
         self.replay_base = replay_base.rstrip("/")  # the replay origin: links go there
         self.env = Environment(
@@ -112,6 +117,15 @@ class OverviewApp:
             replay_base=self.replay_base,
         )  # fmt: skip
 
+    def set_replay_base(self, replay_base: str) -> None:
+        self.replay_base = replay_base.rstrip("/")
+        self.env.globals["replay_base"] = self.replay_base
+
+    def view(self, user: Any, con: sqlite3.Connection) -> cq.View:
+        if self.access is None or user is None:
+            return cq.EVERYTHING
+        return self.access.view(user, con)
+
     def replay_link(self, collection: str, iso: str | None, url: str | None) -> str | None:
         path = replay_url(collection, iso, url)
         return self.replay_base + path if path else None
@@ -122,22 +136,23 @@ class OverviewApp:
         params = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return self._send(start_response, "405 Method Not Allowed", b"GET only", "text/plain")
+        user = environ.get("bewaar.user")
         try:
             if path.startswith("/static/"):
                 return self._static(start_response, path[len("/static/") :])
             if path in ("/", ""):
-                body = self.index(params)
+                body = self.index(params, user)
             elif m := re.fullmatch(r"/post/(\d+)", path):
-                body = self.post(int(m.group(1)))
+                body = self.post(int(m.group(1)), user)
             elif m := re.fullmatch(r"/account/(\d+)", path):
-                body = self.account(int(m.group(1)))
+                body = self.account(int(m.group(1)), user)
             else:
                 raise NotFound(path)
         except NotFound:
-            body = self.render("message.html", title="Not found", message="No such page in the overview.")
+            body = self.render("message.html", user, title="Not found", message="No such page in the overview.")
             return self._send(start_response, "404 Not Found", body)
         except CatalogUnavailable as e:
-            body = self.render("message.html", title="Catalog unavailable", message=str(e))
+            body = self.render("message.html", user, title="Catalog unavailable", message=str(e))
             return self._send(start_response, "503 Service Unavailable", body)
         return self._send(start_response, "200 OK", body)
 
@@ -170,8 +185,13 @@ class OverviewApp:
             ctype += "; charset=utf-8"
         return self._send(start_response, "200 OK", path.read_bytes(), ctype, "max-age=3600")
 
-    def render(self, template: str, **ctx: Any) -> str:
-        return self.env.get_template(template).render(**ctx)
+    def render(self, template: str, user: Any = None, **ctx: Any) -> str:
+        signed_in = user is not None and not user.anonymous
+        return self.env.get_template(template).render(user=user if signed_in else None, **ctx)
+
+    def _audit(self, action: str, user: Any, target: str, outcome: str = "ok", **detail: Any) -> None:
+        if self.access is not None:
+            self.access.log(action, user, target, outcome, where="overview", **detail)
 
     # -- catalog ------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
@@ -181,15 +201,19 @@ class OverviewApp:
             raise CatalogUnavailable("The catalog is empty: run a crawl first.")
         return con
 
-    def index(self, params: dict[str, str]) -> str:
+    def index(self, params: dict[str, str], user: Any = None) -> str:
         con = self.connect()
         try:
-            accounts = cq.accounts_summary(con)
+            view = self.view(user, con)
+            accounts = cq.accounts_summary(con, view)
             f, errors = self._filters(params, accounts)
-            posts, more = cq.search_posts(con, self.post_filter(f))
-            totals = cq.totals(con)
+            posts, more = cq.search_posts(con, self.post_filter(f), view=view)
+            totals = cq.totals(con, view)
         finally:
             con.close()
+        asked = {k: v for k, v in params.items() if v and k != "page"}
+        if asked:
+            self._audit("search", user, urlencode(asked), "ok", results=len(posts))
         platforms = sorted({a["platform"] for a in accounts})
         qa = qa_report.load(self.catalog.parent)
         for a in accounts:
@@ -201,7 +225,7 @@ class OverviewApp:
             "next": f"?{urlencode({**base, 'page': page + 1})}" if more else None,
         }
         return self.render(
-            "index.html", accounts=accounts, posts=posts, f=f, errors=errors, qa=qa,
+            "index.html", user, accounts=accounts, posts=posts, f=f, errors=errors, qa=qa,
             platforms=platforms, change_types=POST_CHANGES, totals=totals, nav=nav,
             filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to")),
         )  # fmt: skip
@@ -247,22 +271,23 @@ class OverviewApp:
             page=f["page"],
         )  # fmt: skip
 
-    def post(self, post_id: int) -> str:
+    def post(self, post_id: int, user: Any = None) -> str:
         con = self.connect()
         try:
-            found = cq.post_detail(con, post_id)
+            found = cq.post_detail(con, post_id, self.view(user, con))
         finally:
             con.close()
+        self._audit("view", user, f"overview/post/{post_id}", "ok" if found else "404")
         if found is None:
             raise NotFound(post_id)
-        return self.render("post.html", **found)
+        return self.render("post.html", user, **found)
 
-    def account(self, account_id: int) -> str:
+    def account(self, account_id: int, user: Any = None) -> str:
         con = self.connect()
         try:
-            found = cq.account_detail(con, account_id)
+            found = cq.account_detail(con, account_id, self.view(user, con))
         finally:
             con.close()
         if found is None:
             raise NotFound(account_id)
-        return self.render("account.html", **found)
+        return self.render("account.html", user, **found)

@@ -18,7 +18,8 @@ OVERVIEW_PREFIX = "/_overview"
 
 
 class Dispatch:
-    """/_overview to the overview; / redirects there; anything else is 404."""
+    """/_overview to the overview; / redirects there; anything else is 404. (/_login and
+    /_logout are answered by the auth middleware in front of this.)"""
 
     def __init__(self, overview: Any) -> None:
         self.overview = overview
@@ -35,19 +36,40 @@ class Dispatch:
         return [body]
 
 
-def make_app(root: Root, replay_base: str) -> Any:
+def make_app(root: Root, replay_base: str, access: Any = None, mode: str = "open") -> Any:
+    """The overview behind sign-in (bewaar/app/web/auth.py) when `access` is given."""
     from bewaar.app.web.overview import OverviewApp
 
-    return Dispatch(OverviewApp(root.catalog_file, prefix=OVERVIEW_PREFIX, replay_base=replay_base))
+    overview = OverviewApp(root.catalog_file, prefix=OVERVIEW_PREFIX, replay_base=replay_base,
+                           access=access)  # fmt: skip
+    app: Any = Dispatch(overview)
+    if access is not None:
+        from bewaar.app.web.auth import AuthMiddleware
+
+        app = AuthMiddleware(app, access, mode, overview.render)
+    app.overview = overview
+    return app
 
 
 class WebServer:
     """`with WebServer(root, host, port, replay_base) as url:`; port 0 picks a free one."""
 
-    def __init__(self, root: Root, host: str, port: int, replay_base: str) -> None:
+    def __init__(
+        self, root: Root, host: str, port: int, replay_base: str, access: Any = None,
+        mode: str = "open",
+    ) -> None:  # fmt: skip
         self.root, self.host, self.port, self.replay_base = root, host, port, replay_base
+        self.access, self.mode = access, mode
+        self.app: Any = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+
+    def set_replay(self, url: str, port: int) -> None:
+        """Links into replay (and sign-in's `next`) once pywb has its port."""
+        self.replay_base = url
+        self.app.overview.set_replay_base(url)
+        if hasattr(self.app, "replay_port"):
+            self.app.replay_port = port
 
     @property
     def url(self) -> str:
@@ -57,10 +79,14 @@ class WebServer:
     def start(self) -> str:
         from waitress.server import create_server
 
+        self.app = make_app(self.root, self.replay_base, self.access, self.mode)
+        # with trusted proxies configured, bewaar itself takes X-Forwarded-Proto from them
+        # only (bewaar/app/web/auth.py); otherwise waitress drops every proxy header
+        own_proxies = self.access is not None and bool(self.access.trusted)
         try:
             self._server = create_server(
-                make_app(self.root, self.replay_base), host=self.host, port=self.port,
-                threads=4, ident="bewaar", clear_untrusted_proxy_headers=True,
+                self.app, host=self.host, port=self.port,
+                threads=4, ident="bewaar", clear_untrusted_proxy_headers=not own_proxies,
             )  # fmt: skip
         except OSError as e:
             raise EnvironmentProblem(
@@ -68,6 +94,8 @@ class WebServer:
                 "choose another with --overview-port"
             ) from None
         self.port = int(self._server.effective_port)
+        if hasattr(self.app, "own_port"):
+            self.app.own_port = self.port
         self._thread = threading.Thread(target=self._server.run, name="bewaar-web", daemon=True)
         self._thread.start()
         return self.url
