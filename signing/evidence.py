@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bewaar import SOFTWARE
 from signing.keys import utcnow
-from signing.report import FAIL, PASS, SKIP, WARN, Report, Subject
+from signing.report import FAIL, PASS, SKIP, UNSIGNED, WARN, Report, Subject
 
 MAX_EMBEDDED_SCREENSHOTS = 40
 
@@ -24,12 +24,12 @@ h3{font-size:1.05rem} table{border-collapse:collapse;width:100%;margin:.5rem 0 1
 th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
 th{background:#f0f0f0;width:14rem} code{font-family:Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
 .pass{color:#0a6b0a;font-weight:bold}.fail{color:#b00000;font-weight:bold}.warn{color:#8a5a00;font-weight:bold}
-.skip{color:#666}.verdict{font-size:1.3rem;padding:.6rem 1rem;border:2px solid;display:inline-block}
+.skip{color:#666}.unsigned{color:#8a5a00;font-weight:bold}.verdict{font-size:1.3rem;padding:.6rem 1rem;border:2px solid;display:inline-block}
 figure{margin:1rem 0;border:1px solid #ccc;padding:.5rem} figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#333} .small{font-size:.85rem;color:#444}
 """
 
-_WORDS = {PASS: "passed", FAIL: "FAILED", WARN: "warning", SKIP: "not checked"}
+_WORDS = {PASS: "passed", FAIL: "FAILED", WARN: "warning", SKIP: "not checked", UNSIGNED: "not signed"}
 
 
 def _e(value: object) -> str:
@@ -109,7 +109,8 @@ def _summary(report: Report) -> str:
 
 
 def render(report: Report, title: str = "Evidence report") -> str:
-    verdict_class = FAIL if report.failures() else WARN if report.warnings() else PASS
+    verdict_class = (FAIL if report.failures() else UNSIGNED if report.unsigned()
+                     else WARN if report.warnings() else PASS)
     shots_left = MAX_EMBEDDED_SCREENSHOTS
     sections = []
     for s in report.subjects:
