@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,8 +121,9 @@ def sign_warc_file(
     *,
     tsa_pool: list[x509.Certificate] | None = None,
     fetch_revocation: bool = True,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> SignOutcome:
-    """Write PATH.sig.json. Refuses to replace a manifest for different content: a WARC that
+    """Write PATH.sig.json (`clock` gives the signing time; tests give one in the past). Refuses to replace a manifest for different content: a WARC that
     changed after signing is evidence of a problem, never something to paper over. Refuses a
     WARC whose records do not check out (cut off, failing a digest)."""
     scan = _scan_for_signing(path)
@@ -141,7 +144,7 @@ def sign_warc_file(
         )
     _refuse_damaged(path, scan)
     records = [r.manifest_entry() for r in scan.records]
-    created = utcnow().replace(microsecond=0)
+    created = clock().replace(microsecond=0)
     statement = {
         "format": STATEMENT_FORMAT,
         "file": path.name,

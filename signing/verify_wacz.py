@@ -170,7 +170,7 @@ def _scan_member(z: SafeZip, member: str, m: Manifest | str | None, policy: Poli
     span = z.stored_span(member)
     layout = parallelscan.layout_from(m.records) if isinstance(m, Manifest) else None
     if span is not None and layout:
-        result = parallelscan.scan(z.fileno(), layout, base=span[0], size=span[1],
+        result = parallelscan.scan(z.fileno(), layout, base=span[0], size=span[1], path=z.path,
                                    keep_screenshots=policy.evidence, workers=policy.workers)
         if result is not None:
             return result

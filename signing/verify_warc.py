@@ -37,7 +37,7 @@ def verify_warc(path: Path, policy: Policy, *, direct: bool = False) -> Subject:
             m_error = str(e)
     layout = parallelscan.layout_from(m.records) if m else None
     with files.open_regular(path) as fh:
-        scan = parallelscan.scan_file(fh, layout, keep_screenshots=policy.evidence,
+        scan = parallelscan.scan_file(fh, layout, path=path, keep_screenshots=policy.evidence,
                                       workers=policy.workers)
     if direct and not scan.records:
         raise InputError(f"{path}: {scan.error}: nothing to verify")
