@@ -328,7 +328,12 @@ def status(
     if found:
         return Status(GOOD, f"{name} {found[0].message}")
     named = ", ".join([*ocsp_urls, *crl_urls][:2])
-    if not (data or {}).get("crls") and not (data or {}).get("ocsp"):
+    failed = [e for e in (data or {}).get("unavailable") or []
+              if isinstance(e, dict) and e.get("url") in (*ocsp_urls, *crl_urls)]
+    if failed:
+        why = (f"fetching it failed when it was signed ({failed[-1].get('url')}: "
+               f"{str(failed[-1].get('reason', ''))[:120]})")
+    elif not (data or {}).get("crls") and not (data or {}).get("ocsp"):
         why = "no revocation data was stored when it was signed"
     else:
         why = "none of the stored CRLs or OCSP responses is signed by its issuer and current at that time"
