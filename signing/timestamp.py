@@ -67,7 +67,7 @@ def request_token(url: str, data: bytes, timeout: float) -> bytes:
     if len(body) > MAX_RESPONSE:
         raise TimestampUnavailable(f"TSA {url} sent an oversized answer")
     try:
-        response = decode_timestamp_response(body)
+        response = decode(body)
     except ValueError:
         raise TimestampUnavailable(f"TSA {url} did not answer with an RFC 3161 response") from None
     if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
@@ -100,7 +100,33 @@ class TokenCheck:
 
 
 def decode(token: bytes) -> TimeStampResponse:
-    return decode_timestamp_response(token)
+    """Parse a TimeStampResp. rfc3161-client insists on strict DER; TSAs built on `openssl ts`
+    that embed their CA write the certificate SET unsorted (valid BER, not DER), and such
+    tokens are read after re-encoding with pyasn1 (the signed parts keep their bytes)."""
+    try:
+        return decode_timestamp_response(token)
+    except ValueError as first:
+        try:
+            return decode_timestamp_response(_as_der(token))
+        except Exception:  # noqa: BLE001 - the normalisation is a second chance, not a new error
+            raise first from None
+
+
+def _as_der(token: bytes) -> bytes:
+    from pyasn1.codec.ber import decoder
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc3161, rfc5652
+
+    resp, rest = decoder.decode(token, asn1Spec=rfc3161.TimeStampResp())
+    if rest:
+        raise ValueError("trailing bytes after the TimeStampResp")
+    content = resp["timeStampToken"]["content"]
+    signed, rest = decoder.decode(bytes(content), asn1Spec=rfc5652.SignedData())
+    if rest:
+        raise ValueError("trailing bytes after the SignedData")
+    resp["timeStampToken"]["content"] = univ.Any(encoder.encode(signed))
+    return bytes(encoder.encode(resp))
 
 
 def gen_time(token: bytes) -> dt.datetime | None:

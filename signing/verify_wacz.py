@@ -130,7 +130,8 @@ def _verify_wacz(z: SafeZip, path: Path, policy: Policy) -> list[Subject]:
     else:
         _check_signed_data(package, signed, policy)
     _check_package_digest(package, z, members, digest_doc, signed, dp_bytes, datapackage)
-    subjects = [package, *_inner_manifests(path, members, policy)]
+    made_by_bewaar = str(datapackage.get("software") or "").startswith("bewaar")
+    subjects = [package, *_inner_manifests(path, members, policy, made_by_bewaar)]
     if policy.evidence and "pages/pages.jsonl" in z.infos:
         _pages_from_zip(package, z)
     return subjects
@@ -535,8 +536,10 @@ def _check_idx_blocks(idx: str, data_member: str, text: str, fh: BinaryIO, size:
 # --------------------------------------------------------------------------- inside the package
 
 
-def _inner_manifests(path: Path, members: _Members, policy: Policy) -> list[Subject]:
-    """The WARCs' own capture-time manifests, when the package carries them."""
+def _inner_manifests(path: Path, members: _Members, policy: Policy,
+                     made_by_bewaar: bool) -> list[Subject]:
+    """The WARCs' own capture-time manifests, when the package carries them (bewaar's packages
+    always do; other tools' packages never do, and their signedData alone speaks for them)."""
     subjects = []
     for member, w in members.warcs.items():
         base = member.rsplit("/", 1)[-1]
@@ -548,9 +551,12 @@ def _inner_manifests(path: Path, members: _Members, policy: Policy) -> list[Subj
             check_manifest_signature(sub, m, policy)
         elif isinstance(m, str):
             sub.add(2, FAIL, m)
-        else:
+        elif made_by_bewaar:
             sub.add(2, WARN, f"no capture-time signature manifest (signatures/{base}{SIGNATURE_SUFFIX}) "
                     "in the package")
+        else:
+            sub.add(2, SKIP, "no capture-time signature manifest: the package was not made by "
+                    "bewaar, so the package's own signature (above) is what covers this WARC")
         evidence(sub, w.scan, policy)
         subjects.append(sub)
     return subjects
