@@ -101,7 +101,10 @@ def _inflated(fd: int, start: int, length: int) -> Iterator[bytes]:
     pos, end = start, start + length
     pending = b""
     while True:
-        out = d.decompress(pending, CHUNK)
+        try:
+            out = d.decompress(pending, CHUNK)
+        except Exception as e:  # noqa: BLE001 - zlib.error, IsalError: corrupt data either way
+            raise _Abandon(f"corrupt gzip data: {e}") from None
         pending = d.unconsumed_tail
         if out:
             yield out
@@ -206,7 +209,7 @@ def layout_from(entries: list[list[Any]]) -> list[tuple[int, int]] | None:
             if off < 0 or length <= 0:
                 return None
             out.append((off, length))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         return None
     return out or None
 

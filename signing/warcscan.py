@@ -33,7 +33,8 @@ from warcio.recordloader import ArcWarcRecord
 from bewaar.model import DOM_URN, OBJECTS_URN, SCREENSHOT_URN
 
 CHUNK = 1024 * 1024  # file reads and hash updates
-READ_BLOCK = 16 * 1024  # what warcio inflates at a time (see HashingReader)
+READ_BLOCK = 64 * 1024  # compressed bytes warcio inflates at a time (see HashingReader)
+MAX_INFLATE = 1024 * 1024  # inflated bytes per step: a member that inflates 1000:1 stays small
 MAX_SCREENSHOTS = 50
 MAX_SCREENSHOT_BYTES = 20 * 1024 * 1024
 # Longest line read where a WARC header (or the blank lines after a record) should be. Real
@@ -64,6 +65,25 @@ class _FastInflateReader(DecompressingBufferedReader):
         **DecompressingBufferedReader.DECOMPRESSORS,
         "gzip": lambda: _inflate.decompressobj(16 + _inflate.MAX_WBITS),
     }
+
+    def _decompress(self, data: bytes) -> bytes:
+        """warcio inflates each block it reads whole, so 64 KB of a gzip bomb became 64 MB at
+        once. Inflate at most MAX_INFLATE per step instead; the input not yet inflated is what
+        warcio's next fill starts with (its `starting_data`, otherwise used between members)."""
+        d = self.decompressor
+        if d is None or not data:
+            return super()._decompress(data)  # type: ignore[no-any-return]
+        try:
+            out: bytes = d.decompress(data, MAX_INFLATE)
+        except Exception as e:  # noqa: BLE001 - as warcio: not gzip at all, or corrupt data
+            if self.num_block_read == 0:
+                self.decompressor = None
+                return data
+            sys.stderr.write(str(e) + "\n")
+            return b""
+        if d.unconsumed_tail:
+            self.starting_data = d.unconsumed_tail
+        return out
 
     def readline(self, length: int | None = None) -> bytes:
         """warcio reads header lines with no limit; stop at MAX_LINE instead."""

@@ -219,14 +219,16 @@ class RevocationServer:
 
 class BackdatedTSA(LocalTSA):
     """An RFC 3161 TSA over HTTP whose certificate comes from a CA and whose genTime is
-    `self.clock` (settable), so tokens can be made at any time in a certificate's past window.
+    `self.clock` (settable; None: the real time), so tokens can be made at any time in a
+    certificate's past window.
 
     TSTInfo is built with pyasn1-modules and signed by `openssl cms -sign -cades` (CMS with the
     ESS signing-certificate attribute RFC 3161 asks for), since `openssl ts -reply` always uses
     the current time."""
 
     def __init__(self, state_dir: Path, ca: CA, tsa_name: str, *, not_before: dt.datetime,
-                 not_after: dt.datetime, clock: dt.datetime, chain: list[x509.Certificate] | None = None) -> None:
+                 not_after: dt.datetime, clock: dt.datetime | None,
+                 chain: list[x509.Certificate] | None = None) -> None:
         super().__init__(state_dir, tsa_name)
         self.ca = ca
         self.issued = ca.issue(tsa_name, not_before=not_before, not_after=not_after, timestamping=True)
@@ -255,7 +257,8 @@ class BackdatedTSA(LocalTSA):
         with self._lock:
             self.serial += 1
             info["serialNumber"] = self.serial
-        info["genTime"] = useful.GeneralizedTime(self.clock.strftime("%Y%m%d%H%M%SZ"))
+        when = self.clock or keys.utcnow()  # None: the real time, as a live TSA
+        info["genTime"] = useful.GeneralizedTime(when.strftime("%Y%m%d%H%M%SZ"))
         if req["nonce"].isValue:
             info["nonce"] = req["nonce"]
         with tempfile.TemporaryDirectory(dir=self.state_dir) as tmp:

@@ -123,7 +123,7 @@ def test_no_revocation_source_is_said_not_hidden(signed: Setup) -> None:
 
 def test_tsa_revoked_before_its_token_fails(org: Org, tmp_path: Path) -> None:
     tsa = BackdatedTSA(tmp_path / "tsa", org.tsa_ca, "Revocable TSA",
-                       not_before=NOW - YEAR, not_after=NOW + YEAR, clock=keys.utcnow())
+                       not_before=NOW - YEAR, not_after=NOW + YEAR, clock=None)
     org.server.remember(tsa.certificate)
     with Closing(tsa):
         tsa.start()
