@@ -104,6 +104,35 @@ def _file_sha256(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _newest_link(m: Manifest, warc: Path, tsa_pool: list[x509.Certificate],
+                 due: dt.timedelta | None) -> tuple[list[bytes], dt.datetime] | RenewOutcome:
+    """The links so far and when the newest expires, or why this file is not renewed now."""
+    links = tokens(m)
+    if not links:
+        return RenewOutcome(warc, "pending", "its first timestamp is still pending: run "
+                            "`bewaar sign --retimestamp` first")
+    expires = link_expiry(links[-1], tsa_pool)
+    if expires is None:
+        return RenewOutcome(warc, "refused", "the newest timestamp's TSA certificate is not in "
+                            "the token nor among the trusted TSA certificates, so its expiry is unknown")
+    if due is not None and expires - utcnow() > due:
+        return RenewOutcome(warc, "not due", f"newest link valid until {iso(expires)}", expires)
+    return links, expires
+
+
+def _unchanged(warc: Path, m: Manifest) -> str | None:
+    """The file must still be the one signed: a changed file is evidence, never renewed."""
+    try:
+        sha, size = _file_sha256(warc)
+        statement = m.statement
+    except ManifestError as e:
+        return str(e)
+    if sha != statement.get("sha256") or size != statement.get("size"):
+        return ("the file no longer matches its signed manifest: it changed after signing and "
+                "is not renewed (run `bewaar verify` on it)")
+    return None
+
+
 def renew(
     warc: Path,
     tsa_url: str | None,
@@ -117,34 +146,20 @@ def renew(
     """Add one renewal to WARC's manifest (or say why not). `due`: only when the newest link
     expires within that time from now."""
     m = manifest.load_for(warc)
-    path = m.path or manifest.manifest_path(warc)
-    links = tokens(m)
-    if not links:
-        return RenewOutcome(warc, "pending", "its first timestamp is still pending: run "
-                            "`bewaar sign --retimestamp` first")
-    expires = link_expiry(links[-1], tsa_pool)
-    if expires is None:
-        return RenewOutcome(warc, "refused", "the newest timestamp's TSA certificate is not in "
-                            "the token nor among the trusted TSA certificates, so its expiry is unknown")
-    now = utcnow()
-    if due is not None and expires - now > due:
-        return RenewOutcome(warc, "not due", f"newest link valid until {iso(expires)}", expires)
+    newest = _newest_link(m, warc, tsa_pool, due)
+    if isinstance(newest, RenewOutcome):
+        return newest
+    links, expires = newest
     if not tsa_url:
         raise BewaarError("no TSA configured: set signing.tsa_url in bewaar.yaml (or --tsa-url)")
+    problem = _unchanged(warc, m)
+    if problem:
+        return RenewOutcome(warc, "refused", problem)
     try:
-        sha, size = _file_sha256(warc)
-        statement = m.statement
-    except ManifestError as e:
-        return RenewOutcome(warc, "refused", str(e))
-    if sha != statement.get("sha256") or size != statement.get("size"):
-        return RenewOutcome(warc, "refused", "the file no longer matches its signed manifest: "
-                            "it changed after signing and is not renewed (run `bewaar verify` on it)")
-    data = renewal_input(sha, m.statement_text, links[-1])
-    try:
-        token = timestamp.request_token(tsa_url, data, timeout)
+        token = timestamp.request_token(tsa_url, renewal_input(
+            str(m.statement["sha256"]), m.statement_text, links[-1]), timeout)
     except timestamp.TimestampUnavailable as e:
         return RenewOutcome(warc, "pending", str(e), expires)
-    response = timestamp.decode(token)
     when = timestamp.gen_time(token)
     assert when is not None  # request_token checked the answer
     if when >= expires:
@@ -154,22 +169,16 @@ def renew(
             f"{iso(when)}; a renewal now cannot show the chain was unbroken, so none was added",
             expires,
         )
-    leaf = timestamp.signer_certificate(response, tsa_pool)
-    entry = {
-        "token": base64.b64encode(token).decode("ascii"),
-        "time": iso(when),
-        "tsa": keys.subject_name(leaf) if leaf else "",
-        "url": tsa_url,
-        "algorithm": "sha256",
-    }
+    leaf = timestamp.signer_certificate(timestamp.decode(token), tsa_pool)
+    entry = {"token": base64.b64encode(token).decode("ascii"), "time": iso(when),
+             "tsa": keys.subject_name(leaf) if leaf else "", "url": tsa_url, "algorithm": "sha256"}
     m.data.setdefault("renewals", []).append(entry)
     if fetch_revocation:
         # the previous link's TSA, the new TSA and the signer, as their CAs see them now
-        chains = [link_chain(links[-1], tsa_pool), link_chain(token, tsa_pool), signer_chain or []]
-        for chain in chains:
+        for chain in (link_chain(links[-1], tsa_pool), link_chain(token, tsa_pool), signer_chain or []):
             if chain:
                 revocation.collect(chain, tsa_pool, timeout, m.data.setdefault("revocation", {}))
-    m.write(path)
+    m.write(m.path or manifest.manifest_path(warc))
     new_expiry = link_expiry(token, tsa_pool)
     return RenewOutcome(
         warc, "renewed",

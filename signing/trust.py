@@ -87,30 +87,22 @@ def _authsign_roots(text: str) -> dict[str, Any] | None:
     return None
 
 
-def load_trust(path: Path | None, role: str = "signer") -> TrustStore:
-    """A missing file is an empty store (then every chain fails, with a message saying so).
-    `role` ("signer" or "tsa") picks the list of an authsign roots.yaml."""
-    store = TrustStore(path=path)
-    if path is None or not path.exists():
-        return store
-    try:
-        text = files.read_bounded(path, MAX_TRUST_FILE, "trusted-roots file").decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: cannot read the trusted-roots file: {e}") from None
-    authsign = _authsign_roots(text)
-    if authsign is not None:
-        entries = authsign.get(AUTHSIGN_KEYS[role]) or []
-        if not isinstance(entries, list):
-            raise InputError(f"{path}: {AUTHSIGN_KEYS[role]} is not a list of fingerprints")
-        for entry in entries:
-            fp = parse_fingerprint(str(entry))
-            if fp is None:
-                raise InputError(
-                    f"{path}: {AUTHSIGN_KEYS[role]}: {str(entry)[:40]!r} is not a SHA-256 fingerprint"
-                )
-            store.fingerprints.add(fp)
-        store.authsign = True
-        return store
+def _read_authsign(store: TrustStore, path: Path, data: dict[str, Any], role: str) -> TrustStore:
+    key = AUTHSIGN_KEYS[role]
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise InputError(f"{path}: {key} is not a list of fingerprints")
+    for entry in entries:
+        fp = parse_fingerprint(str(entry))
+        if fp is None:
+            raise InputError(f"{path}: {key}: {str(entry)[:40]!r} is not a SHA-256 fingerprint")
+        store.fingerprints.add(fp)
+    store.authsign = True
+    return store
+
+
+def _read_lines(store: TrustStore, path: Path, text: str) -> TrustStore:
+    """bewaar's own format: PEM certificates and fingerprints, `#` comments."""
     pem_block: list[str] | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -141,6 +133,22 @@ def load_trust(path: Path | None, role: str = "signer") -> TrustStore:
     if pem_block is not None:
         raise InputError(f"{path}: a PEM certificate is not closed with -----END CERTIFICATE-----")
     return store
+
+
+def load_trust(path: Path | None, role: str = "signer") -> TrustStore:
+    """A missing file is an empty store (then every chain fails, with a message saying so).
+    `role` ("signer" or "tsa") picks the list of an authsign roots.yaml."""
+    store = TrustStore(path=path)
+    if path is None or not path.exists():
+        return store
+    try:
+        text = files.read_bounded(path, MAX_TRUST_FILE, "trusted-roots file").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: cannot read the trusted-roots file: {e}") from None
+    authsign = _authsign_roots(text)
+    if authsign is not None:
+        return _read_authsign(store, path, authsign, role)
+    return _read_lines(store, path, text)
 
 
 def add_trusted(path: Path, cert: x509.Certificate, why: str) -> bool:

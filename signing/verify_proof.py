@@ -201,64 +201,70 @@ def _window(first: TokenCheck, created: dt.datetime | None, added_later: bool,
     return PASS, f"signed {iso(created)}, {duration(delay)} before TSA time (allowed {duration(window)})"
 
 
+def _renewal_link(i: int, token: bytes, prev: TokenCheck, prev_token: bytes,
+                  renewals: Renewals, policy: Policy, data: dict[str, Any] | None
+                  ) -> tuple[TokenCheck | None, str, list[str]]:
+    """Renewal i (1-based) against the link before it: (its check or None when the chain
+    breaks here, status, notes)."""
+    assert prev.time is not None
+    try:
+        stamped = renewals.data_for(i - 1, prev_token) if renewals.data_for else b""
+    except ValueError as e:
+        return None, FAIL, [f"renewal {i}: {e}"]
+    chk = timestamp.verify_token(token, stamped, policy.tsa_trust)
+    if not chk.ok or chk.time is None:
+        return None, FAIL, [f"renewal {i}: {chk.message}"]
+    if chk.time < prev.time:
+        return None, FAIL, [f"renewal {i} ({iso(chk.time)}) is older than {_link_name(i - 1)} "
+                            f"it renews ({iso(prev.time)})"]
+    end = prev.expires
+    if end is not None and chk.time >= end:
+        return None, FAIL, [
+            f"renewal {i} by '{chk.tsa}' at {iso(chk.time)} was made after {_link_name(i - 1)} "
+            f"by '{prev.tsa}' had expired on {iso(end)}: the chain of evidence is broken there"
+        ]
+    # the previous TSA must not have been revoked before it was renewed
+    st, text = _tsa_revocation(prev, chk.time, data, f"{_link_name(i - 1)} at renewal {i}")
+    if st == FAIL:
+        return None, FAIL, [text + f": the chain of evidence is broken at renewal {i}"]
+    st2, text2 = _tsa_revocation(chk, chk.time, data, _link_name(i))
+    notes = [t for t in (text, text2) if t]
+    return (None if st2 == FAIL else chk), worst(st, st2), notes
+
+
+def _newest_link_note(n: int, last: TokenCheck, policy: Policy) -> tuple[str, str | None]:
+    end = last.expires
+    assert last.time is not None
+    if end is not None and end <= policy.clock:
+        return WARN, (
+            f"{_link_name(n)} by '{last.tsa}' ({iso(last.time)}): its TSA certificate expired on "
+            f"{iso(end)} and the evidence was not renewed before then, so nothing newer vouches "
+            "for it; the token is still cryptographically valid (renew evidence before TSA "
+            "certificates expire: `bewaar sign --renew`; --strict makes this a failure)"
+        )
+    if n:
+        return PASS, (f"evidence renewed {n} time(s), each while the link before it was valid; "
+                      f"newest link by '{last.tsa}' valid until {iso(end)}")
+    return PASS, f"TSA certificate valid until {iso(end)}" if end is not None else None
+
+
 def _chain(first: TokenCheck, first_token: bytes, renewals: Renewals, policy: Policy,
            data: dict[str, Any] | None) -> tuple[str, list[str]]:
     """The chain of links: each renewal valid and made in time; the newest still valid now."""
     assert first.time is not None
     if renewals.problem:
         return FAIL, [renewals.problem]
-    notes: list[str] = []
-    status = PASS
+    status, text = _tsa_revocation(first, first.time, data, _link_name(0))
+    notes = [text] if text else []
     prev, prev_token = first, first_token
-    st, text = _tsa_revocation(first, first.time, data, _link_name(0))
-    status, notes = worst(status, st), [*notes, text] if text else notes
     for i, token in enumerate(renewals.tokens, 1):
-        try:
-            stamped = renewals.data_for(i - 1, prev_token) if renewals.data_for else b""
-        except ValueError as e:
-            return FAIL, [f"renewal {i}: {e}"]
-        chk = timestamp.verify_token(token, stamped, policy.tsa_trust)
-        if not chk.ok or chk.time is None:
-            return FAIL, [f"renewal {i}: {chk.message}"]
-        assert prev.time is not None
-        end = prev.expires
-        if chk.time < prev.time:
-            return FAIL, [f"renewal {i} ({iso(chk.time)}) is older than {_link_name(i - 1)} it "
-                          f"renews ({iso(prev.time)})"]
-        if end is not None and chk.time >= end:
-            return FAIL, [
-                f"renewal {i} by '{chk.tsa}' at {iso(chk.time)} was made after {_link_name(i - 1)} "
-                f"by '{prev.tsa}' had expired on {iso(end)}: the chain of evidence is broken there"
-            ]
-        # the previous TSA must not have been revoked before it was renewed
-        st, text = _tsa_revocation(prev, chk.time, data, f"{_link_name(i - 1)} at renewal {i}")
-        if st == FAIL:
-            return FAIL, [text + f": the chain of evidence is broken at renewal {i}"]
-        st2, text2 = _tsa_revocation(chk, chk.time, data, _link_name(i))
-        status = worst(status, st, st2)
-        notes += [t for t in (text, text2) if t]
-        if st2 == FAIL:
+        chk, st, more = _renewal_link(i, token, prev, prev_token, renewals, policy, data)
+        status, notes = worst(status, st), notes + more
+        if chk is None:
             return FAIL, notes
         prev, prev_token = chk, token
-    n = len(renewals.tokens)
-    end = prev.expires
-    assert prev.time is not None
-    if end is not None and end <= policy.clock:
-        status = WARN
-        notes.append(
-            f"{_link_name(n)} by '{prev.tsa}' ({iso(prev.time)}): its TSA certificate expired on "
-            f"{iso(end)} and the evidence was not renewed before then, so nothing newer vouches "
-            "for it; the token is still cryptographically valid (renew evidence before TSA "
-            "certificates expire: `bewaar sign --renew`; --strict makes this a failure)"
-        )
-    elif n:
-        notes.append(
-            f"evidence renewed {n} time(s), each while the link before it was valid; newest link "
-            f"by '{prev.tsa}' valid until {iso(end)}"
-        )
-    elif end is not None:
-        notes.append(f"TSA certificate valid until {iso(end)}")
-    return status, notes
+    st, note = _newest_link_note(len(renewals.tokens), prev, policy)
+    return worst(status, st), notes + ([note] if note else [])
 
 
 def first_token(token: bytes | None, stamped: bytes, policy: Policy,
