@@ -64,8 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sign", help="sign finished WARC files (writes NAME.warc.gz.sig.json)")
     _root_arg(s)
     s.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                   help="WARC files or collection directories (with --renew, default: every "
-                   "collection of the root)")
+                   help="WARC files or collection directories (with --renew also collection "
+                   "names; default: every collection of the root)")
     mode = s.add_mutually_exclusive_group()
     mode.add_argument("--retimestamp", action="store_true",
                       help="add the missing RFC 3161 timestamp to manifests marked 'timestamp pending'")
@@ -188,8 +188,11 @@ def _renew(args: argparse.Namespace, cfg: SigningConfig, tsa_url: str | None) ->
             due = parse_duration(args.due)
         except ValueError as e:
             raise InputError(f"--due: {e}") from None
-    paths = args.paths or [args.root / "collections" / c.name for c in
-                           sorted((args.root / "collections").glob("*")) if (c / "archive").is_dir()]
+    # collection names (as `bewaar package` takes them) or paths; none: every collection
+    named = [args.root / "collections" / str(p) if not p.exists() and len(p.parts) == 1
+             and (args.root / "collections" / str(p) / "archive").is_dir() else p for p in args.paths]
+    paths = named or [args.root / "collections" / c.name for c in
+                      sorted((args.root / "collections").glob("*")) if (c / "archive").is_dir()]
     if not paths:
         raise InputError(f"{args.root}: no collections to renew (give WARCs or collection directories)")
     pool = api.tsa_pool(args.root, cfg)

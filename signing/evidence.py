@@ -52,6 +52,8 @@ def _facts_table(s: Subject) -> str:
             "pending: no trusted timestamp yet" if s.facts.get("timestamp") == "pending" else None), False),
         ("Time Stamping Authority", s.facts.get("tsa"), False),
         ("TSA certificate SHA-256", s.facts.get("tsa_fingerprint"), True),
+        ("Evidence renewals (later timestamps)", s.facts.get("renewals") or None, False),
+        ("Signer certificate revocation", s.facts.get("signer_revocation"), False),
         ("Signing software", s.facts.get("software") or s.facts.get("signing_software"), False),
         ("WACZ created", s.facts.get("created") if s.kind == "wacz" else None, False),
     ]
@@ -154,7 +156,7 @@ captures stored as WARC files (ISO 28500) and checks that they are exactly the f
 <li><b>Record digests</b>: each stored web response carries a fingerprint (hash) of its content; every one was recomputed.</li>
 <li><b>File integrity</b>: the fingerprint of each whole file equals the one that was signed, and no file is missing or added.</li>
 <li><b>Signature</b>: the signature was made with the key of the named signer, whose certificate is trusted by the verifier.</li>
-<li><b>Timestamp</b>: an independent Time Stamping Authority (RFC 3161) confirms the signature existed at the stated time.</li>
+<li><b>Timestamp</b>: an independent Time Stamping Authority (RFC 3161) confirms the signature existed at the stated time. The signer's certificate is judged at that time, so a certificate that has expired since does not matter; later timestamps (evidence renewals) keep that proof standing after the authority's own certificate expires.</li>
 <li><b>Package</b>: for WACZ packages, the package's own table of contents and its indexes agree with the files.</li>
 </ol>
 {"".join(sections)}

@@ -319,6 +319,7 @@ class _Pool:
         todo = iter(range(len(batches)))
         lock = threading.Lock()
         failed = threading.Event()
+        broken: list[str] = []  # a worker that died, as opposed to one that gave up on content
 
         def take() -> int | None:
             with lock:
@@ -330,7 +331,8 @@ class _Pool:
                 try:
                     _send(proc.stdin, batches[i])
                     answer = _receive(proc.stdout)
-                except (OSError, EOFError, pickle.UnpicklingError):
+                except (OSError, EOFError, pickle.UnpicklingError) as e:
+                    broken.append(f"worker process failed: {e!r}")
                     answer = None
                 if answer is None:
                     failed.set()
@@ -347,6 +349,8 @@ class _Pool:
             failed.set()
         for t in threads:
             t.join()
+        if broken:
+            raise OSError(broken[0])
         if failed.is_set() or any(r is None for r in results):
             return None
         return results  # type: ignore[return-value]
@@ -401,11 +405,10 @@ def scan(
     workers = max(1, workers or os.cpu_count() or 1)
     if path is not None and workers > 1 and size >= PARALLEL_MIN:
         try:
-            result = _in_processes(path, fd, layout, base, size, keep_screenshots, workers)
+            # None: the content made it give up (the sequential scan will say why)
+            return _in_processes(path, fd, layout, base, size, keep_screenshots, workers)
         except OSError:
-            result = None  # no processes here (sandbox, limits): one worker still does the job
-        if result is not None:
-            return result
+            pass  # no worker processes here (sandbox, limits): one worker still does the job
     return _in_process(fd, layout, base, size, keep_screenshots)
 
 

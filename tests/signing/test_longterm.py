@@ -113,7 +113,7 @@ def test_without_renewal_strict_fails_naming_the_expired_link(life: Life, tmp_pa
 
 def test_renewed_in_time_passes_after_signer_and_first_tsa_expired(life: Life, tmp_path: Path) -> None:
     root = life.copy(tmp_path / "r")
-    p = run("sign", "--root", str(root), "--renew", "--tsa-url", life.tsa_two.url, str(root / "collections" / "c"))
+    p = run("sign", "--root", str(root), "--renew", "--tsa-url", life.tsa_two.url, "c")  # a name
     assert p.returncode == 0, p.stdout + p.stderr
     assert "renewed by 'TSA two'" in p.stdout and "1 renewed" in p.stdout
     m = manifest.Manifest.load(manifest.manifest_path(warc_of(root)))
