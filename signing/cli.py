@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
-from bewaar.config import SigningConfig, load_root_config
+from bewaar.config import SigningConfig, load_root_config, parse_duration
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.model import WARC_SUFFIX
 from signing import api, keys, renewal, sign, trust, verify
-from signing.times import parse_duration
 
 
 def _root_arg(p: argparse.ArgumentParser) -> None:
@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "timestamp, so the proof outlives the TSA certificate (run before it expires)")
     s.add_argument("--due", metavar="DURATION",
                    help="with --renew: only files whose newest timestamp expires within DURATION "
-                   "(e.g. 90d, 12w, 1y), for cron")
+                   "(e.g. 90d, 12w), for cron")
     s.add_argument("--tsa-url", help="use this TSA instead of signing.tsa_url")
     s.set_defaults(func=cmd_sign)
 
@@ -185,7 +185,7 @@ def _renew(args: argparse.Namespace, cfg: SigningConfig, tsa_url: str | None) ->
     due = None
     if args.due:
         try:
-            due = parse_duration(args.due)
+            due = dt.timedelta(seconds=parse_duration(args.due))
         except ValueError as e:
             raise InputError(f"--due: {e}") from None
     # collection names (as `bewaar package` takes them) or paths; none: every collection

@@ -7,11 +7,7 @@ a time is read (a time without a zone is UTC here: every time bewaar writes is U
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdwy]?)\s*$", re.I)
-_UNIT_SECONDS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
 def utcnow() -> dt.datetime:
@@ -36,14 +32,6 @@ def parse_time(text: Any) -> dt.datetime | None:
 def iso(t: dt.datetime | None) -> str:
     """`YYYY-MM-DDTHH:MM:SSZ` (empty for None): the form manifests and WACZ signedData use."""
     return utc(t).strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """`90d`, `12w`, `2y`, `36h`, or a bare number of days. Raises ValueError otherwise."""
-    m = _DURATION.match(text or "")
-    if not m:
-        raise ValueError(f"'{text}' is not a duration (use e.g. 90d, 12w, 1y, 36h)")
-    return dt.timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
 
 
 def duration(seconds: float) -> str:
