@@ -28,11 +28,11 @@ def _listing(path: Path) -> tuple[list[Path], list[str], list[str]]:
     warcs: list[Path] = []
     manifests: list[Path] = []
     extra: list[str] = []
-    refused: list[str] = []
+    refused: dict[str, str] = {}  # name -> why it is not read
     for p in sorted((path / "archive").iterdir()):
         why = files.escapes(p, path)
         if why is not None:
-            refused.append(f"archive/{p.name} is {why}")
+            refused[p.name] = f"archive/{p.name} is {why}"
             continue
         if _is_warc(p.name):
             warcs.append(p)
@@ -40,7 +40,7 @@ def _listing(path: Path) -> tuple[list[Path], list[str], list[str]]:
             manifests.append(p)
         else:
             extra.append(p.name)
-    problems = list(refused)
+    problems = list(refused.values())
     orphans = [m.name for m in manifests if not m.with_name(m.name[: -len(SIGNATURE_SUFFIX)]).exists()]
     unsigned = [w.name for w in warcs if not manifest_path(w).exists()]
     if orphans:
@@ -55,9 +55,8 @@ def _listing(path: Path) -> tuple[list[Path], list[str], list[str]]:
     if not warcs and not orphans and not refused:
         problems.append("no WARC files in archive/")
     # a manifest that is itself refused must not be read when its WARC is verified
-    refused_names = {p.split(" ", 1)[0].removeprefix("archive/") for p in refused}
-    warcs = [w for w in warcs if manifest_path(w).name not in refused_names]
-    return warcs, problems, sorted(refused_names)
+    warcs = [w for w in warcs if manifest_path(w).name not in refused]
+    return warcs, problems, sorted(refused)
 
 
 def verify_collection(path: Path, policy: Policy) -> list[Subject]:
