@@ -30,11 +30,13 @@ def verify_warc(path: Path, policy: Policy, *, direct: bool = False) -> Subject:
     mpath = manifest_path(path)
     m: Manifest | None = None
     m_error: str | None = None
-    if mpath.exists() or mpath.is_symlink():
+    if mpath.exists():
         try:
             m = Manifest.load(mpath)
-        except (ManifestError, FileNotFoundError) as e:
+        except ManifestError as e:
             m_error = str(e)
+    elif mpath.is_symlink():
+        m_error = f"{mpath.name} is a broken symbolic link, not a signature manifest"
     layout = parallelscan.layout_from(m.records) if m else None
     with files.open_regular(path) as fh:
         scan = parallelscan.scan_file(fh, layout, path=path, keep_screenshots=policy.evidence,
