@@ -26,7 +26,7 @@ from signing import verify
 from signing.report import Report
 from tests.signing.conftest import Setup
 
-SETTINGS = settings(max_examples=60, deadline=4000, derandomize=True,
+SETTINGS = settings(max_examples=60, deadline=4000, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -144,7 +144,7 @@ def test_deeply_nested_manifest_json(tmp_path: Path, signed: Setup) -> None:
     assert isinstance(result, Report) and result.exit_code == 1
 
 
-@settings(max_examples=8, deadline=20000, derandomize=True,
+@settings(max_examples=8, deadline=20000, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(size_mb=st.integers(8, 64), where=st.sampled_from(["header", "block", "after"]))
 def test_inflation_bombs_stay_bounded(tmp_path: Path, signed: Setup, size_mb: int, where: str) -> None:
