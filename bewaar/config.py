@@ -192,6 +192,9 @@ class SigningConfig(_Strict):
     trusted_roots: str = "trust/roots.pem"  # signer trust anchors: PEMs and/or sha256 fingerprints
     trusted_tsa_roots: str = "trust/tsa-roots.pem"
     max_timestamp_delay: Annotated[int, Field(ge=0)] = 86400  # seconds between signing and TSA time
+    # fetch CRLs / OCSP answers named by the signer's and the TSA's certificates when signing
+    # and renewing, and keep them in the manifest for offline checks years later
+    fetch_revocation: bool = True
 
 
 ROLES = ("reader", "archivist", "admin")

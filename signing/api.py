@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography import x509
+
 from bewaar.config import SigningConfig, load_root_config, save_root_config
 from bewaar.errors import BewaarError, InputError
 from signing import keys, sign, trust
@@ -129,11 +131,19 @@ def load_identity(root: Path, cfg: SigningConfig) -> keys.Identity:
     return keys.load_identity(resolve(root, cfg.key), resolve(root, cfg.certificate))
 
 
+def tsa_pool(root: Path, cfg: SigningConfig) -> list[x509.Certificate]:
+    """The trusted TSA certificates (PEM), where a token's issuers are found."""
+    return list(trust.load_trust(resolve(root, cfg.trusted_tsa_roots), "tsa").certificates)
+
+
 def sign_warc(path: Path, root: Path, cfg: SigningConfig) -> Path:
     """Write PATH.sig.json next to a finished WARC. An unreachable TSA never raises: the
     manifest then says "timestamp pending"."""
     identity = load_identity(root, cfg)
-    return sign.sign_warc_file(Path(path), identity, cfg.tsa_url, cfg.tsa_timeout).manifest
+    return sign.sign_warc_file(
+        Path(path), identity, cfg.tsa_url, cfg.tsa_timeout,
+        tsa_pool=tsa_pool(root, cfg), fetch_revocation=cfg.fetch_revocation,
+    ).manifest
 
 
 def trust_tsa_root(root: Path, cfg: SigningConfig, pem_path: Path) -> SigningConfig:

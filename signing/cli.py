@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
-from bewaar.config import SigningConfig, load_root_config
+from bewaar.config import SigningConfig, load_root_config, parse_duration
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.model import WARC_SUFFIX
-from signing import api, keys, sign, trust, verify
+from signing import api, keys, renewal, sign, trust, verify
 
 
 def _root_arg(p: argparse.ArgumentParser) -> None:
@@ -62,9 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     # ---------------------------------------------------------------- sign
     s = sub.add_parser("sign", help="sign finished WARC files (writes NAME.warc.gz.sig.json)")
     _root_arg(s)
-    s.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="WARC files or collection directories")
-    s.add_argument("--retimestamp", action="store_true",
-                   help="add the missing RFC 3161 timestamp to manifests marked 'timestamp pending'")
+    s.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                   help="WARC files or collection directories (with --renew also collection "
+                   "names; default: every collection of the root)")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--retimestamp", action="store_true",
+                      help="add the missing RFC 3161 timestamp to manifests marked 'timestamp pending'")
+    mode.add_argument("--renew", action="store_true",
+                      help="evidence renewal: add a new timestamp over each file's hash and its newest "
+                      "timestamp, so the proof outlives the TSA certificate (run before it expires)")
+    s.add_argument("--due", metavar="DURATION",
+                   help="with --renew: only files whose newest timestamp expires within DURATION "
+                   "(e.g. 90d, 12w), for cron")
     s.add_argument("--tsa-url", help="use this TSA instead of signing.tsa_url")
     s.set_defaults(func=cmd_sign)
 
@@ -96,6 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="signer trust anchors (PEMs/fingerprints); default: signing.trusted_roots")
     v.add_argument("--trusted-tsa-roots", type=Path, metavar="FILE",
                    help="TSA trust anchors; default: signing.trusted_tsa_roots")
+    v.add_argument("--roots", type=Path, metavar="ROOTS.yaml",
+                   help="an authsign roots.yaml (sha-256 fingerprints of domain and timestamp "
+                   "roots): trust its domain roots for signers and its timestamp roots for TSAs")
     v.set_defaults(func=cmd_verify)
 
 
@@ -144,7 +157,8 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     print(f"chain:        {' <- '.join(keys.subject_name(c) for c in identity.chain)}")
     print(f"TSA:          {cfg.tsa_url or '(none: timestamps stay pending)'}")
     for label, rel in (("trusted roots", cfg.trusted_roots), ("TSA roots", cfg.trusted_tsa_roots)):
-        print(f"{label + ':':<14}{trust.load_trust(api.resolve(args.root, rel)).describe()}")
+        role = "tsa" if rel == cfg.trusted_tsa_roots else "signer"
+        print(f"{label + ':':<14}{trust.load_trust(api.resolve(args.root, rel), role).describe()}")
     return OK
 
 
@@ -167,14 +181,50 @@ def _warcs_for(paths: list[Path]) -> list[Path]:
     return out
 
 
+def _renew(args: argparse.Namespace, cfg: SigningConfig, tsa_url: str | None) -> int:
+    due = None
+    if args.due:
+        try:
+            due = dt.timedelta(seconds=parse_duration(args.due))
+        except ValueError as e:
+            raise InputError(f"--due: {e}") from None
+    # collection names (as `bewaar package` takes them) or paths; none: every collection
+    named = [args.root / "collections" / str(p) if not p.exists() and len(p.parts) == 1
+             and (args.root / "collections" / str(p) / "archive").is_dir() else p for p in args.paths]
+    paths = named or [args.root / "collections" / c.name for c in
+                      sorted((args.root / "collections").glob("*")) if (c / "archive").is_dir()]
+    if not paths:
+        raise InputError(f"{args.root}: no collections to renew (give WARCs or collection directories)")
+    pool = api.tsa_pool(args.root, cfg)
+    chain = api.load_identity(args.root, cfg).chain if api.resolve(args.root, cfg.key).exists() else []
+    counts = {"renewed": 0, "not due": 0, "pending": 0, "refused": 0}
+    for w in _warcs_for(paths):
+        r = renewal.renew(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool, signer_chain=chain, due=due,
+                          fetch_revocation=cfg.fetch_revocation)
+        counts[r.state] += 1
+        if r.state != "not due":
+            print(f"{w.name}: {r.state}: {r.message}")
+    print(f"renewal: {counts['renewed']} renewed, {counts['not due']} not due, "
+          f"{counts['pending']} waiting for a TSA or a first timestamp, {counts['refused']} refused")
+    return FAILED if counts["pending"] or counts["refused"] else OK
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
     tsa_url = args.tsa_url or cfg.tsa_url
+    if args.due and not args.renew:
+        raise InputError("--due only makes sense with --renew")
+    if args.renew:
+        return _renew(args, cfg, tsa_url)
+    if not args.paths:
+        raise InputError("give WARC files or collection directories to sign")
     warcs = _warcs_for(args.paths)
     pending = 0
+    pool = api.tsa_pool(args.root, cfg)
     if args.retimestamp:
         for w in warcs:
-            r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout)
+            r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool,
+                                 fetch_revocation=cfg.fetch_revocation)
             if r.skipped:
                 print(f"{w.name}: already timestamped")
             elif r.timestamp == "granted":
@@ -185,7 +235,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
         return FAILED if pending else OK
     identity = api.load_identity(args.root, cfg)
     for w in warcs:
-        r = sign.sign_warc_file(w, identity, tsa_url, cfg.tsa_timeout)
+        r = sign.sign_warc_file(w, identity, tsa_url, cfg.tsa_timeout, tsa_pool=pool,
+                                fetch_revocation=cfg.fetch_revocation)
         if r.skipped:
             print(f"{w.name}: already signed ({r.manifest.name}, timestamp {r.timestamp})")
             continue
@@ -223,9 +274,14 @@ def cmd_package(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
+    signer_file = args.trusted_roots or args.roots or api.resolve(args.root, cfg.trusted_roots)
+    tsa_file = args.trusted_tsa_roots or args.roots or api.resolve(args.root, cfg.trusted_tsa_roots)
+    for f in (args.roots, args.trusted_roots, args.trusted_tsa_roots):
+        if f is not None and not f.exists():
+            raise InputError(f"{f}: trusted-roots file not found")
     policy = verify.Policy(
-        signer_trust=trust.load_trust(args.trusted_roots or api.resolve(args.root, cfg.trusted_roots)),
-        tsa_trust=trust.load_trust(args.trusted_tsa_roots or api.resolve(args.root, cfg.trusted_tsa_roots)),
+        signer_trust=trust.load_trust(signer_file, "signer"),
+        tsa_trust=trust.load_trust(tsa_file, "tsa"),
         max_delay=cfg.max_timestamp_delay,
         strict=args.strict,
         evidence=args.report is not None,

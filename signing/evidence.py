@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bewaar import SOFTWARE
 from signing.keys import utcnow
-from signing.report import FAIL, PASS, SKIP, WARN, Report, Subject
+from signing.report import FAIL, PASS, SKIP, UNSIGNED, WARN, Report, Subject
 
 MAX_EMBEDDED_SCREENSHOTS = 40
 
@@ -24,12 +24,12 @@ h3{font-size:1.05rem} table{border-collapse:collapse;width:100%;margin:.5rem 0 1
 th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
 th{background:#f0f0f0;width:14rem} code{font-family:Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
 .pass{color:#0a6b0a;font-weight:bold}.fail{color:#b00000;font-weight:bold}.warn{color:#8a5a00;font-weight:bold}
-.skip{color:#666}.verdict{font-size:1.3rem;padding:.6rem 1rem;border:2px solid;display:inline-block}
+.skip{color:#666}.unsigned{color:#8a5a00;font-weight:bold}.verdict{font-size:1.3rem;padding:.6rem 1rem;border:2px solid;display:inline-block}
 figure{margin:1rem 0;border:1px solid #ccc;padding:.5rem} figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#333} .small{font-size:.85rem;color:#444}
 """
 
-_WORDS = {PASS: "passed", FAIL: "FAILED", WARN: "warning", SKIP: "not checked"}
+_WORDS = {PASS: "passed", FAIL: "FAILED", WARN: "warning", SKIP: "not checked", UNSIGNED: "not signed"}
 
 
 def _e(value: object) -> str:
@@ -52,6 +52,8 @@ def _facts_table(s: Subject) -> str:
             "pending: no trusted timestamp yet" if s.facts.get("timestamp") == "pending" else None), False),
         ("Time Stamping Authority", s.facts.get("tsa"), False),
         ("TSA certificate SHA-256", s.facts.get("tsa_fingerprint"), True),
+        ("Evidence renewals (later timestamps)", s.facts.get("renewals") or None, False),
+        ("Signer certificate revocation", s.facts.get("signer_revocation"), False),
         ("Signing software", s.facts.get("software") or s.facts.get("signing_software"), False),
         ("WACZ created", s.facts.get("created") if s.kind == "wacz" else None, False),
     ]
@@ -109,7 +111,8 @@ def _summary(report: Report) -> str:
 
 
 def render(report: Report, title: str = "Evidence report") -> str:
-    verdict_class = FAIL if report.failures() else WARN if report.warnings() else PASS
+    verdict_class = (FAIL if report.failures() else UNSIGNED if report.unsigned()
+                     else WARN if report.warnings() else PASS)
     shots_left = MAX_EMBEDDED_SCREENSHOTS
     sections = []
     for s in report.subjects:
@@ -153,7 +156,7 @@ captures stored as WARC files (ISO 28500) and checks that they are exactly the f
 <li><b>Record digests</b>: each stored web response carries a fingerprint (hash) of its content; every one was recomputed.</li>
 <li><b>File integrity</b>: the fingerprint of each whole file equals the one that was signed, and no file is missing or added.</li>
 <li><b>Signature</b>: the signature was made with the key of the named signer, whose certificate is trusted by the verifier.</li>
-<li><b>Timestamp</b>: an independent Time Stamping Authority (RFC 3161) confirms the signature existed at the stated time.</li>
+<li><b>Timestamp</b>: an independent Time Stamping Authority (RFC 3161) confirms the signature existed at the stated time. The signer's certificate is judged at that time, so a certificate that has expired since does not matter; later timestamps (evidence renewals) keep that proof standing after the authority's own certificate expires.</li>
 <li><b>Package</b>: for WACZ packages, the package's own table of contents and its indexes agree with the files.</li>
 </ol>
 {"".join(sections)}

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bewaar.errors import BewaarError, InputError
+from signing.times import utcnow
 
 SUPPORTED_CURVES = (ec.SECP256R1, ec.SECP384R1)
 SELF_MANAGED_YEARS = 10
@@ -47,8 +48,12 @@ class Identity:
         return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in self.chain)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def load_pem_chain(pem: str) -> list[x509.Certificate]:
+    """Certificates from PEM text found in a signed file ([] when there are none or it is not PEM)."""
+    try:
+        return x509.load_pem_x509_certificates(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return []
 
 
 def fingerprint(cert: x509.Certificate) -> str:

@@ -1,4 +1,4 @@
-"""The signature sidecar beside each WARC: NAME.warc.gz.sig.json, format bewaar-warc-signature/1.
+"""The signature sidecar beside each WARC: NAME.warc.gz.sig.json, format bewaar-warc-signature/1|2.
 
     {
       "manifest":  "bewaar-warc-signature/1",
@@ -7,7 +7,10 @@
       "signer":    {"subject": ..., "fingerprint": "<sha256 hex of leaf>", "certificates": "<PEM chain, leaf first>"},
       "timestamp": {"status": "granted", "token": "<base64 DER TimeStampResp>", "time": ..., "tsa": ..., "url": ...}
                  | {"status": "pending", "reason": ..., "url": ...},
-      "records":   [[offset, length, type, record-id, target-uri, header-sha256], ...]
+      "records":   [[offset, length, type, record-id, target-uri, header-sha256], ...],
+      # version 2 adds, outside what is signed (each part carries its own signatures):
+      "revocation": {"crls": [...], "ocsp": [...], "unavailable": [...]},   # see revocation.py
+      "renewals":  [{"token": ..., "time": ..., "tsa": ..., "url": ..., "algorithm": "sha256"}, ...]
     }
 
 The statement is kept as a string so that the signed bytes never depend on how a program
@@ -18,6 +21,9 @@ re-serialises JSON: anyone can check it with openssl alone. Its fields:
 The timestamp token stamps the ASCII bytes of signature.value (as WACZ/authsign do), so it
 proves the signature, and therefore the statement and the file hash, existed at TSA time.
 A reader must reject a `manifest` value it does not know; new versions get a new number.
+Version 2 only adds the unsigned `revocation` and `renewals` sections; the signed statement is
+unchanged (its `format` stays version 1). A manifest without either section is written as
+version 1, so older verifiers keep reading it; this module reads both.
 """
 
 from __future__ import annotations
@@ -32,8 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from bewaar.errors import InputError
+from signing import files
 
-FORMAT = "bewaar-warc-signature/1"
+FORMAT_V1 = "bewaar-warc-signature/1"
+FORMAT = "bewaar-warc-signature/2"  # the newest this bewaar writes
+FORMATS = (FORMAT_V1, FORMAT)
+STATEMENT_FORMAT = FORMAT_V1  # what is signed has not changed since version 1
 SIGNATURE_ALGORITHM = "ecdsa-with-SHA256"
 MAX_MANIFEST = 512 * 1024 * 1024  # a record list for a very large WARC; never read beyond
 
@@ -61,14 +71,15 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
+        if not path.exists():
+            raise FileNotFoundError(path)
         try:
-            size = path.stat().st_size
-            if size > MAX_MANIFEST:
-                raise ManifestError(f"{path.name} is {size} bytes: too large to be a signature manifest")
-            data = json.loads(path.read_bytes())
-        except FileNotFoundError:
-            raise
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raw = files.read_bounded(path, MAX_MANIFEST, "signature manifest")
+        except InputError as e:
+            raise ManifestError(str(e)) from None
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise ManifestError(f"{path.name} is not a readable signature manifest ({e})") from None
         return cls.from_data(data, path)
 
@@ -78,8 +89,10 @@ class Manifest:
         if not isinstance(data, dict):
             raise ManifestError(f"{name} is not a signature manifest (not a JSON object)")
         fmt = data.get("manifest")
-        if fmt != FORMAT:
-            raise ManifestError(f"{name}: unknown manifest format {fmt!r} (this bewaar reads {FORMAT})")
+        if fmt not in FORMATS:
+            raise ManifestError(
+                f"{name}: unknown manifest format {fmt!r} (this bewaar reads {' and '.join(FORMATS)})"
+            )
         m = cls(data, path)
         try:
             st = m.statement
@@ -96,6 +109,15 @@ class Manifest:
                 raise ManifestError(f"{name}: signer.certificates is missing")
             if not isinstance(data.get("records", []), list):
                 raise ManifestError(f"{name}: records is not a list")
+            if fmt == FORMAT_V1 and ("renewals" in data or "revocation" in data):
+                raise ManifestError(f"{name}: a version 1 manifest cannot hold renewals or revocation data")
+            renewals = data.get("renewals", [])
+            if not isinstance(renewals, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("token"), str) for r in renewals
+            ):
+                raise ManifestError(f"{name}: renewals is not a list of timestamps")
+            if not isinstance(data.get("revocation", {}), dict):
+                raise ManifestError(f"{name}: revocation is not an object")
         except (TypeError, AttributeError):
             raise ManifestError(f"{name}: malformed signature manifest") from None
         return m
@@ -152,10 +174,37 @@ class Manifest:
         recs = self.data.get("records", [])
         return recs if isinstance(recs, list) else []
 
+    @property
+    def renewals(self) -> list[dict[str, Any]]:
+        """The evidence renewals, oldest first (each stamps the file and the token before it)."""
+        return list(self.data.get("renewals") or [])
+
+    def renewal_token(self, i: int) -> bytes:
+        try:
+            return base64.b64decode(self.renewals[i]["token"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ManifestError(f"renewals[{i}].token is not base64") from None
+
+    @property
+    def revocation(self) -> dict[str, Any] | None:
+        rev = self.data.get("revocation")
+        return rev if isinstance(rev, dict) else None
+
+    def set_version(self) -> None:
+        """Version 2 when the manifest holds what version 1 cannot, else version 1."""
+        extra = bool(self.data.get("renewals")) or any(
+            (self.data.get("revocation") or {}).get(k) for k in ("crls", "ocsp", "unavailable")
+        )
+        if not extra:
+            self.data.pop("renewals", None)
+            self.data.pop("revocation", None)
+        self.data["manifest"] = FORMAT if extra else FORMAT_V1
+
     # ------------------------------------------------------------------ writing
 
     def write(self, path: Path) -> Path:
         """Atomically: a crash never leaves half a manifest beside a WARC."""
+        self.set_version()
         tmp = path.with_name(path.name + ".tmp")
         head = {k: v for k, v in self.data.items() if k != "records"}
         text = json.dumps(head, indent=1, ensure_ascii=False)

@@ -1,5 +1,9 @@
 """What `bewaar verify` found: numbered checks per file, rendered for people or for machines.
 
+A file may also be *not signed* (a WARC another crawler wrote, a WACZ without signedData): its
+record digests are still checked, and the verdict says NOT SIGNED, which is neither a pass nor
+evidence of tampering. Like a warning it exits 0 unless --strict.
+
 The five checks, in the order they run:
   1 record digests   every record's WARC-Block-Digest and WARC-Payload-Digest
   2 file integrity   each file's sha256/size against its signed manifest or the WACZ
@@ -18,7 +22,7 @@ from typing import Any
 
 from bewaar.errors import FAILED, OK
 
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
+PASS, FAIL, WARN, SKIP, UNSIGNED = "pass", "fail", "warn", "skip", "unsigned"
 CHECK_NAMES = {
     1: "record digests",
     2: "file integrity",
@@ -67,7 +71,7 @@ class Subject:
     @property
     def status(self) -> str:
         states = {c.status for c in self.checks}
-        for s in (FAIL, WARN):
+        for s in (FAIL, UNSIGNED, WARN):
             if s in states:
                 return s
         return PASS
@@ -84,28 +88,45 @@ class Report:
     def warnings(self) -> list[tuple[Subject, Check]]:
         return [(s, c) for s in self.subjects for c in s.checks if c.status == WARN]
 
+    def unsigned(self) -> list[tuple[Subject, Check]]:
+        return [(s, c) for s in self.subjects for c in s.checks if c.status == UNSIGNED]
+
     @property
     def exit_code(self) -> int:
-        if self.failures() or (self.strict and self.warnings()):
+        if self.failures() or (self.strict and (self.warnings() or self.unsigned())):
             return FAILED
         return OK
 
     @property
-    def verdict(self) -> str:
+    def outcome(self) -> str:
+        """failed | not_signed | passed_with_warnings | passed (the JSON `outcome`)."""
         if self.failures():
+            return "failed"
+        if self.unsigned():
+            return "not_signed"
+        return "passed_with_warnings" if self.warnings() else "passed"
+
+    @property
+    def verdict(self) -> str:
+        outcome = self.outcome
+        if outcome == "failed":
             return "FAILED"
-        if self.warnings():
+        if outcome == "not_signed":
+            return "NOT SIGNED (strict: fails)" if self.strict else "NOT SIGNED"
+        if outcome == "passed_with_warnings":
             return "FAILED (strict: warnings count)" if self.strict else "PASSED WITH WARNINGS"
         return "PASSED"
 
     def first_problem(self) -> tuple[Subject, Check] | None:
-        problems = self.failures() or (self.warnings() if self.strict else [])
+        problems = self.failures() or (
+            (self.unsigned() + self.warnings()) if self.strict else []
+        )
         return problems[0] if problems else None
 
     # ------------------------------------------------------------------ renderings
 
     def human(self) -> str:
-        marks = {PASS: "ok  ", FAIL: "FAIL", WARN: "warn", SKIP: "skip"}
+        marks = {PASS: "ok  ", FAIL: "FAIL", WARN: "warn", SKIP: "skip", UNSIGNED: "none"}
         lines: list[str] = []
         for s in self.subjects:
             lines.append(f"{s.path}")
@@ -117,6 +138,13 @@ class Report:
         if first:
             subj, check = first
             summary += f": first failure in {subj.path}: check {check.number} {check.name}: {check.detail}"
+        elif self.unsigned():
+            files = len({s.path for s, _c in self.unsigned()})
+            summary += (
+                f": {files} file(s) carry no signature; their record digests were checked (see "
+                "check 1), but nothing proves who made them or when. This is not a sign of "
+                "tampering"
+            )
         elif self.warnings():
             summary += f" ({len(self.warnings())} warning(s); --strict makes them failures)"
         lines.append(summary)
@@ -140,6 +168,7 @@ class Report:
         first = self.first_problem()
         data = {
             "verdict": self.verdict,
+            "outcome": self.outcome,
             "exit_code": self.exit_code,
             "strict": self.strict,
             "first_failure": (

@@ -8,11 +8,14 @@ or unsafe names are refused with one line, before a single byte is inflated.
 
 from __future__ import annotations
 
+import os
+import struct
 import zipfile
 from pathlib import Path
 from typing import IO
 
 from bewaar.errors import InputError
+from signing import files
 
 MAX_MEMBERS = 200_000
 MAX_RATIO = 200  # deflate rarely beats ~20:1 on web data; bombs declare thousands to one
@@ -31,20 +34,25 @@ def _human(n: int) -> str:
 class SafeZip:
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self.size = path.stat().st_size
-        except FileNotFoundError:
-            raise InputError(f"{path}: file not found") from None
+        self._fh = files.open_regular(path)
+        self.size = os.fstat(self._fh.fileno()).st_size
         if self.size == 0:
+            self._fh.close()
             raise InputError(f"{path}: empty file, not a WACZ package")
         try:
-            self.zip = zipfile.ZipFile(path)
+            self.zip = zipfile.ZipFile(self._fh)
         except zipfile.BadZipFile:
+            self._fh.close()
             raise InputError(f"{path}: not a WACZ package (not a readable zip file)") from None
-        except (OSError, ValueError, NotImplementedError) as e:
+        except (OSError, ValueError, NotImplementedError, EOFError) as e:
+            self._fh.close()
             raise InputError(f"{path}: not a readable zip file ({e})") from None
         self.infos: dict[str, zipfile.ZipInfo] = {}
-        self._check_directory()
+        try:
+            self._check_directory()
+        except BaseException:
+            self.close()
+            raise
 
     def _check_directory(self) -> None:
         infos = self.zip.infolist()
@@ -93,6 +101,21 @@ class SafeZip:
     def names(self) -> list[str]:
         return list(self.infos)
 
+    def stored_span(self, member: str) -> tuple[int, int] | None:
+        """(offset, size) of a stored member's bytes within the zip file, so they can be read
+        in place (in parallel, by offset); None for a deflated member or a bad local header."""
+        info = self.infos[member]
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        head = os.pread(self._fh.fileno(), 30, info.header_offset)
+        if len(head) < 30 or head[:4] != b"PK\x03\x04":
+            return None
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        if start + info.file_size > self.size:
+            return None
+        return start, info.file_size
+
     def open(self, member: str) -> IO[bytes]:
         return self.zip.open(self.infos[member])
 
@@ -109,5 +132,9 @@ class SafeZip:
             raise InputError(f"{self.path.name}: {member} is larger than it declares: refusing")
         return data
 
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
     def close(self) -> None:
         self.zip.close()
+        self._fh.close()

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bewaar import SOFTWARE
 from bewaar.errors import BewaarError, InputError
-from signing import keys, manifest, timestamp, warcscan
+from signing import files, keys, manifest, revocation, timestamp, warcscan
 from signing.keys import Identity
-from signing.manifest import FORMAT, SIGNATURE_ALGORITHM, Manifest, canonical, records_digest
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from signing.manifest import (
+    SIGNATURE_ALGORITHM,
+    STATEMENT_FORMAT,
+    Manifest,
+    canonical,
+    records_digest,
+)
+from signing.renewal import link_chain
+from signing.times import iso, utcnow
 
 
 def sign_bytes(identity: Identity, data: bytes) -> str:
@@ -31,7 +38,7 @@ def stamp(signature_b64: str, tsa_url: str | None, timeout: float) -> dict[str, 
     """The manifest's timestamp section: granted with a token, or pending with the reason."""
     if not tsa_url:
         return {"status": "pending", "reason": "no TSA configured (signing.tsa_url)"}
-    asked = keys.utcnow()
+    asked = utcnow()
     try:
         token = timestamp.request_token(tsa_url, signature_b64.encode("ascii"), timeout)
     except timestamp.TimestampUnavailable as e:
@@ -41,7 +48,7 @@ def stamp(signature_b64: str, tsa_url: str | None, timeout: float) -> dict[str, 
     return {
         "status": "granted",
         "token": base64.b64encode(token).decode("ascii"),
-        "time": iso(timestamp.utc(response.tst_info.gen_time)),
+        "time": iso(timestamp.gen_time(token)),
         "tsa": keys.subject_name(leaf) if leaf else "",
         "url": tsa_url,
     }
@@ -57,23 +64,69 @@ class SignOutcome:
     skipped: bool = False
 
 
-def sign_warc_file(path: Path, identity: Identity, tsa_url: str | None, timeout: float) -> SignOutcome:
-    """Write PATH.sig.json. Refuses to replace a manifest for different content: a WARC that
-    changed after signing is evidence of a problem, never something to paper over."""
+def _scan_for_signing(path: Path) -> warcscan.ScanResult:
     if path.parent.name == "tmp":
         raise InputError(f"{path} is in a tmp/ directory: WARCs still being written are never signed")
     try:
-        with path.open("rb") as fh:
+        with files.open_regular(path) as fh:
             scan = warcscan.scan(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a WARC file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    except files.NotRegular as e:
+        raise InputError(str(e).replace("is a directory", "is a directory, not a WARC file")) from None
+    except InputError as e:
+        raise InputError(str(e).replace("no such file or directory", "file not found")) from None
     if not scan.records:
         raise InputError(f"{path}: cannot sign: {scan.error}")
+    return scan
 
+
+def _refuse_damaged(path: Path, scan: warcscan.ScanResult) -> None:
+    """A WARC that ends in a cut-off record, a last record failing its digest, or bytes that
+    are no record is what a crash mid-write leaves: signing it would vouch for a damaged file.
+    (A digest failure further in is reported by `bewaar verify`'s check 1 whatever is signed.)"""
+    last = scan.records[-1]
+    if scan.error:
+        what = f"after record {last.index}, at offset {scan.error_offset}: {scan.error}"
+    elif last.problems or last.digest == "failed":
+        what = (f"its last record ({last.index}, at offset {last.offset}, {last.describe()}) "
+                f"{'; '.join(last.problems) or 'fails its digest'}")
+    else:
+        return
+    raise InputError(
+        f"{path}: cannot sign: {what}. A signature would vouch for a damaged file; keep it as "
+        "it is, and copy the whole records into a new WARC if they are needed"
+    )
+
+
+def revocation_data(
+    identity_chain: list[x509.Certificate],
+    token: bytes | None,
+    tsa_pool: list[x509.Certificate],
+    timeout: float,
+    into: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """CRLs / OCSP answers for the signer's chain and the TSA's, as their CAs publish them now."""
+    data = revocation.collect(identity_chain, [], timeout, into)
+    if token is not None:
+        chain = link_chain(token, tsa_pool)
+        if chain:
+            revocation.collect(chain, tsa_pool, timeout, data)
+    return data
+
+
+def sign_warc_file(
+    path: Path,
+    identity: Identity,
+    tsa_url: str | None,
+    timeout: float,
+    *,
+    tsa_pool: list[x509.Certificate] | None = None,
+    fetch_revocation: bool = True,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> SignOutcome:
+    """Write PATH.sig.json (`clock` gives the signing time; tests give one in the past). Refuses to replace a manifest for different content: a WARC that
+    changed after signing is evidence of a problem, never something to paper over. Refuses a
+    WARC whose records do not check out (cut off, failing a digest)."""
+    scan = _scan_for_signing(path)
     target = manifest.manifest_path(path)
     if target.exists():
         try:
@@ -89,11 +142,11 @@ def sign_warc_file(path: Path, identity: Identity, tsa_url: str | None, timeout:
             "was signed. Run `bewaar verify` on it; keep both files as evidence",
             1,
         )
-
+    _refuse_damaged(path, scan)
     records = [r.manifest_entry() for r in scan.records]
-    created = keys.utcnow().replace(microsecond=0)
+    created = clock().replace(microsecond=0)
     statement = {
-        "format": FORMAT,
+        "format": STATEMENT_FORMAT,
         "file": path.name,
         "size": scan.size,
         "sha256": scan.sha256,
@@ -105,8 +158,8 @@ def sign_warc_file(path: Path, identity: Identity, tsa_url: str | None, timeout:
     }
     text = canonical(statement)
     signature = sign_bytes(identity, text.encode("utf-8"))
-    data = {
-        "manifest": FORMAT,
+    data: dict[str, Any] = {
+        "manifest": STATEMENT_FORMAT,
         "statement": text,
         "signature": {"algorithm": SIGNATURE_ALGORITHM, "value": signature},
         "signer": {
@@ -115,27 +168,40 @@ def sign_warc_file(path: Path, identity: Identity, tsa_url: str | None, timeout:
             "certificates": identity.chain_pem(),
         },
         "timestamp": stamp(signature, tsa_url, timeout),
-        "records": records,
     }
-    Manifest(data).write(target)
+    m = Manifest(data)
+    if fetch_revocation:
+        data["revocation"] = revocation_data(identity.chain, m.timestamp_token, tsa_pool or [], timeout)
+    data["records"] = records
+    m.write(target)
     ts = data["timestamp"]
-    return SignOutcome(
-        path, target, len(records), str(ts["status"]), str(ts.get("reason", ""))  # type: ignore[union-attr]
-    )
+    return SignOutcome(path, target, len(records), str(ts["status"]), str(ts.get("reason", "")))
 
 
-def retimestamp(warc: Path, tsa_url: str | None, timeout: float) -> SignOutcome:
+def retimestamp(
+    warc: Path,
+    tsa_url: str | None,
+    timeout: float,
+    *,
+    tsa_pool: list[x509.Certificate] | None = None,
+    fetch_revocation: bool = True,
+) -> SignOutcome:
     """Add the missing timestamp to an existing signature (the signature is not remade)."""
     m = manifest.load_for(warc)
     n = len(m.records)
+    path = m.path or manifest.manifest_path(warc)
     if m.timestamp.get("status") == "granted":
-        return SignOutcome(warc, m.path or manifest.manifest_path(warc), n, "granted", skipped=True)
+        return SignOutcome(warc, path, n, "granted", skipped=True)
     if not tsa_url:
         raise BewaarError("no TSA configured: set signing.tsa_url in bewaar.yaml (or --tsa-url)")
     section = stamp(m.signature_b64, tsa_url, timeout)
     if section["status"] != "granted":
-        return SignOutcome(warc, m.path or manifest.manifest_path(warc), n, "pending", str(section.get("reason", "")))
+        return SignOutcome(warc, path, n, "pending", str(section.get("reason", "")))
     section["added_later"] = True  # obtained by --retimestamp, not when the WARC was signed
     m.data["timestamp"] = section
-    m.write(m.path or manifest.manifest_path(warc))
-    return SignOutcome(warc, m.path or manifest.manifest_path(warc), n, "granted")
+    if fetch_revocation:
+        chain = keys.load_pem_chain(m.certificates_pem)
+        m.data["revocation"] = revocation_data(chain, m.timestamp_token, tsa_pool or [], timeout,
+                                               m.revocation)
+    m.write(path)
+    return SignOutcome(warc, path, n, "granted")

@@ -30,6 +30,7 @@ from rfc3161_client import (
 
 from bewaar import SOFTWARE
 from signing import keys
+from signing.times import utc
 from signing.trust import TrustStore, verify_chain
 
 MAX_RESPONSE = 1024 * 1024
@@ -66,7 +67,7 @@ def request_token(url: str, data: bytes, timeout: float) -> bytes:
     if len(body) > MAX_RESPONSE:
         raise TimestampUnavailable(f"TSA {url} sent an oversized answer")
     try:
-        response = decode_timestamp_response(body)
+        response = decode(body)
     except ValueError:
         raise TimestampUnavailable(f"TSA {url} did not answer with an RFC 3161 response") from None
     if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
@@ -90,27 +91,74 @@ class TokenCheck:
     chain: list[x509.Certificate] = field(default_factory=list)
     imprint_ok: bool = False
 
+    @property
+    def expires(self) -> dt.datetime | None:
+        """When the TSA's verified chain stops being valid (its earliest notAfter)."""
+        if not self.chain:
+            return None
+        return min(c.not_valid_after_utc for c in self.chain)
+
 
 def decode(token: bytes) -> TimeStampResponse:
-    return decode_timestamp_response(token)
+    """Parse a TimeStampResp. rfc3161-client insists on strict DER; TSAs built on `openssl ts`
+    that embed their CA write the certificate SET unsorted (valid BER, not DER), and such
+    tokens are read after re-encoding with pyasn1 (the signed parts keep their bytes)."""
+    try:
+        return decode_timestamp_response(token)
+    except ValueError as first:
+        try:
+            return decode_timestamp_response(_as_der(token))
+        except Exception:  # noqa: BLE001 - the normalisation is a second chance, not a new error
+            raise first from None
 
 
-def signer_certificate(response: TimeStampResponse) -> x509.Certificate | None:
-    """The TSA certificate named by the token's SignerInfo (issuer + serial)."""
+def _as_der(token: bytes) -> bytes:
+    from pyasn1.codec.ber import decoder
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc3161, rfc5652
+
+    resp, rest = decoder.decode(token, asn1Spec=rfc3161.TimeStampResp())
+    if rest:
+        raise ValueError("trailing bytes after the TimeStampResp")
+    content = resp["timeStampToken"]["content"]
+    signed, rest = decoder.decode(bytes(content), asn1Spec=rfc5652.SignedData())
+    if rest:
+        raise ValueError("trailing bytes after the SignedData")
+    resp["timeStampToken"]["content"] = univ.Any(encoder.encode(signed))
+    return bytes(encoder.encode(resp))
+
+
+def gen_time(token: bytes) -> dt.datetime | None:
+    try:
+        return utc(decode(token).tst_info.gen_time)
+    except ValueError:
+        return None
+
+
+def token_certificates(response: TimeStampResponse) -> list[x509.Certificate]:
+    out = []
+    for der in response.signed_data.certificates:
+        try:
+            out.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            continue
+    return out
+
+
+def signer_certificate(
+    response: TimeStampResponse, presented: list[x509.Certificate] | None = None
+) -> x509.Certificate | None:
+    """The TSA certificate named by the token's SignerInfo (issuer + serial): from the token,
+    else from certificates presented beside it (a WACZ's `timestampCert`)."""
     infos = list(response.signed_data.signer_infos)
     if len(infos) != 1:
         return None
     si = infos[0]
-    for der in response.signed_data.certificates:
-        cert = x509.load_der_x509_certificate(der)
+    for cert in [*token_certificates(response), *(presented or [])]:
         if cert.issuer == si.issuer and cert.serial_number == si.serial_number:
             return cert
     return None
-
-
-def utc(t: dt.datetime) -> dt.datetime:
-    """GeneralizedTime is UTC; never let a naive value be read as local time."""
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 def verify_token(
@@ -119,39 +167,48 @@ def verify_token(
     store: TrustStore,
     presented: list[x509.Certificate] | None = None,
 ) -> TokenCheck:
-    """Check a TimeStampResp: it covers `data`, its TSA chains to a trusted root, it is signed."""
+    """Check a TimeStampResp: it covers `data`, its TSA chains to a trusted root (judged at
+    the token's own time), it is signed. `presented` are certificates that travel beside the
+    token (WACZ `timestampCert`); a token that does not embed its TSA certificate is checked
+    against the presented one."""
     try:
         response = decode(token)
-    except ValueError:
+        info = response.tst_info
+        when = utc(info.gen_time)
+        imprint = info.message_imprint.message
+    except (ValueError, TypeError, OverflowError):
         return TokenCheck(False, "the timestamp is not a readable RFC 3161 TimeStampResp")
     if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         return TokenCheck(False, f"the timestamp response is a refusal (status {response.status})")
-    info = response.tst_info
-    when = utc(info.gen_time)
-    if info.message_imprint.message != hashlib.sha256(data).digest():
+    if imprint != hashlib.sha256(data).digest():
         return TokenCheck(
             False,
             "the timestamp token is for other data: its message imprint does not match "
             "this signature",
             time=when,
         )
-    leaf = signer_certificate(response)
+    presented = presented or []
+    embedded = token_certificates(response)
+    leaf = signer_certificate(response, presented)
     if leaf is None:
         return TokenCheck(
-            False, "the token does not carry the TSA certificate that signed it", time=when,
-            imprint_ok=True,
+            False, "neither the token nor the certificates beside it hold the TSA certificate "
+            "that signed it", time=when, imprint_ok=True,
         )
     tsa = keys.subject_name(leaf)
-    chain = verify_chain(leaf, presented or [], store, when, "TSA")
+    others = [c for c in [*embedded, *presented] if c != leaf]
+    chain = verify_chain(leaf, others, store, when, "TSA")
     if not chain.ok:
         return TokenCheck(False, chain.message, time=when, tsa=tsa,
                           tsa_fingerprint=keys.fingerprint(leaf), imprint_ok=True)
     builder = VerifierBuilder().add_root_certificate(chain.chain[-1])
     for cert in chain.chain[1:-1]:
         builder = builder.add_intermediate_certificate(cert)
+    if leaf not in embedded:
+        builder = builder.tsa_certificate(leaf)
     try:
         builder.build().verify(response, hashlib.sha256(data).digest())
-    except VerificationError as e:
+    except (VerificationError, ValueError) as e:
         return TokenCheck(False, f"the timestamp token does not verify: {e}", time=when, tsa=tsa,
                           imprint_ok=True)
     return TokenCheck(

@@ -7,6 +7,11 @@ A trusted-roots file is plain text holding any mix of
 `#` starts a comment. A fingerprint trusts a certificate that the signed file carries itself,
 so a verifier can pin a root without holding its PEM.
 
+Webrecorder's authsign keeps its trust in a YAML file, `roots.yaml`, with two lists of SHA-256
+fingerprints, `domain_cert_roots` (signers) and `timestamp_cert_roots` (TSAs). Such a file is
+accepted wherever a trusted-roots file is: signers take its domain roots, TSAs its timestamp
+roots.
+
 Chains are built and checked by `cryptography`'s X.509 verifier (RFC 5280 path building) at the
 time that matters: the TSA's time when there is a verified timestamp, else now.
 """
@@ -17,12 +22,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import yaml
 from cryptography import x509
 from cryptography.x509 import verification
 
 from bewaar.errors import InputError
-from signing import keys
+from signing import files, keys
 
 _FINGERPRINT = re.compile(r"^(?:sha-?256[:=]\s*)?((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})$", re.I)
 
@@ -32,6 +39,7 @@ class TrustStore:
     path: Path | None = None
     certificates: list[x509.Certificate] = field(default_factory=list)
     fingerprints: set[str] = field(default_factory=set)
+    authsign: bool = False  # read from an authsign roots.yaml (fingerprints only)
 
     @property
     def empty(self) -> bool:
@@ -62,15 +70,39 @@ def parse_fingerprint(text: str) -> str | None:
     return m.group(1).replace(":", "").lower() if m else None
 
 
-def load_trust(path: Path | None) -> TrustStore:
-    """A missing file is an empty store (then every chain fails, with a message saying so)."""
-    store = TrustStore(path=path)
-    if path is None or not path.exists():
-        return store
+AUTHSIGN_KEYS = {"signer": "domain_cert_roots", "tsa": "timestamp_cert_roots"}
+MAX_TRUST_FILE = 16 * 1024 * 1024
+
+
+def _authsign_roots(text: str) -> dict[str, Any] | None:
+    """The mapping of an authsign roots.yaml, or None when the text is not one."""
+    if "domain_cert_roots" not in text and "timestamp_cert_roots" not in text:
+        return None
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the trusted-roots file: {e}") from None
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if isinstance(data, dict) and set(AUTHSIGN_KEYS.values()) & set(data):
+        return data
+    return None
+
+
+def _read_authsign(store: TrustStore, path: Path, data: dict[str, Any], role: str) -> TrustStore:
+    key = AUTHSIGN_KEYS[role]
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise InputError(f"{path}: {key} is not a list of fingerprints")
+    for entry in entries:
+        fp = parse_fingerprint(str(entry))
+        if fp is None:
+            raise InputError(f"{path}: {key}: {str(entry)[:40]!r} is not a SHA-256 fingerprint")
+        store.fingerprints.add(fp)
+    store.authsign = True
+    return store
+
+
+def _read_lines(store: TrustStore, path: Path, text: str) -> TrustStore:
+    """bewaar's own format: PEM certificates and fingerprints, `#` comments."""
     pem_block: list[str] | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -103,9 +135,30 @@ def load_trust(path: Path | None) -> TrustStore:
     return store
 
 
+def load_trust(path: Path | None, role: str = "signer") -> TrustStore:
+    """A missing file is an empty store (then every chain fails, with a message saying so).
+    `role` ("signer" or "tsa") picks the list of an authsign roots.yaml."""
+    store = TrustStore(path=path)
+    if path is None or not path.exists():
+        return store
+    try:
+        text = files.read_bounded(path, MAX_TRUST_FILE, "trusted-roots file").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: cannot read the trusted-roots file: {e}") from None
+    authsign = _authsign_roots(text)
+    if authsign is not None:
+        return _read_authsign(store, path, authsign, role)
+    return _read_lines(store, path, text)
+
+
 def add_trusted(path: Path, cert: x509.Certificate, why: str) -> bool:
     """Append a certificate (PEM, with a comment naming it) unless it is already trusted."""
     store = load_trust(path)
+    if store.authsign:
+        raise InputError(
+            f"{path} is an authsign roots.yaml: add the fingerprint sha256:{keys.fingerprint(cert)} "
+            "to it by hand (bewaar only appends to its own trusted-roots files)"
+        )
     if store.trusts(cert):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

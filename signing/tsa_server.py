@@ -5,8 +5,9 @@ maintained implementation; this module only adds what openssl lacks: a tiny HTTP
 (RFC 3161 section 3.4, POST application/timestamp-query) and a test CA that issues the TSA
 certificate with the critical id-kp-timeStamping EKU.
 
-The token carries the TSA certificate itself (certReq / ESSCertIDv2) but not the chain:
-rfc3161-client rejects tokens that embed the CA. Verifiers get the root from their trust file.
+The token carries the TSA certificate itself (certReq / ESSCertIDv2) and, by default, not the
+chain: verifiers get the root from their trust file. `embed_chain=True` adds the root to every
+token, as public TSAs such as freetsa.org do (what authsign then hands on as `timestampCert`).
 
     with LocalTSA(state_dir) as tsa:
         url = tsa.url                   # http://127.0.0.1:PORT/
@@ -49,7 +50,7 @@ ordering = no
 tsa_name = yes
 ess_cert_id_chain = no
 ess_cert_id_alg = sha256
-"""
+{extra}"""
 
 
 def _openssl() -> str:
@@ -64,9 +65,11 @@ def _openssl() -> str:
 class LocalTSA:
     """A TSA with its own root CA, kept in `state_dir` so restarts keep the same root."""
 
-    def __init__(self, state_dir: Path, name: str = "bewaar local test TSA") -> None:
+    def __init__(self, state_dir: Path, name: str = "bewaar local test TSA", *,
+                 embed_chain: bool = False) -> None:
         self.state_dir = Path(state_dir)
         self.name = name
+        self.embed_chain = embed_chain
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # openssl updates the serial file: one reply at a time
@@ -91,7 +94,7 @@ class LocalTSA:
         d = self.state_dir
         if self.cert_path.exists() and (d / "tsa-key.pem").exists() and self.root_cert_path.exists():
             # the directory may have moved since: openssl needs its current absolute path
-            (d / "openssl-ts.cnf").write_text(_CONFIG.format(dir=d.resolve(), policy=POLICY_OID))
+            self._write_config()
             if not (d / "serial").exists():
                 (d / "serial").write_text("01\n")
             return
@@ -119,7 +122,12 @@ class LocalTSA:
         keys.write_public(self.cert_path, keys.certs_pem([tsa]))
         keys.write_public(self.chain_path, keys.certs_pem([tsa, root]))
         (d / "serial").write_text("01\n")
-        (d / "openssl-ts.cnf").write_text(_CONFIG.format(dir=d.resolve(), policy=POLICY_OID))
+        self._write_config()
+
+    def _write_config(self) -> None:
+        d = self.state_dir
+        extra = "certs = $dir/tsa-root.pem\n" if self.embed_chain else ""
+        (d / "openssl-ts.cnf").write_text(_CONFIG.format(dir=d.resolve(), policy=POLICY_OID, extra=extra))
 
     @property
     def root_certificate(self) -> x509.Certificate:

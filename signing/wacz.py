@@ -39,6 +39,7 @@ from bewaar.config import SigningConfig
 from bewaar.errors import BewaarError, InputError
 from bewaar.model import PAGES_HEADER, Root, read_pages
 from signing import api, keys, manifest, sign, timestamp, trust
+from signing.times import parse_time
 
 WACZ_VERSION = "1.1.1"
 SIGNED_DATA_VERSION = "0.1.0"  # the `version` authsign's SignedHash model carries
@@ -69,14 +70,7 @@ def parse_date(text: str | None, end: bool) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-def _when(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+_when = parse_time  # one time parser for signing (signing/times.py)
 
 
 def _tsa_chain(leaf: x509.Certificate, store: trust.TrustStore) -> list[x509.Certificate]:

@@ -33,9 +33,18 @@ from warcio.recordloader import ArcWarcRecord
 from bewaar.model import DOM_URN, OBJECTS_URN, SCREENSHOT_URN
 
 CHUNK = 1024 * 1024  # file reads and hash updates
-READ_BLOCK = 64 * 1024  # what warcio inflates at a time (see HashingReader)
+READ_BLOCK = 64 * 1024  # compressed bytes warcio inflates at a time (see HashingReader)
+MAX_INFLATE = 1024 * 1024  # inflated bytes per step: a member that inflates 1000:1 stays small
 MAX_SCREENSHOTS = 50
 MAX_SCREENSHOT_BYTES = 20 * 1024 * 1024
+# Longest line read where a WARC header (or the blank lines after a record) should be. Real
+# header lines are URLs and dates; a longer one is hostile or corrupt, and reading it whole
+# would let a small gzip member fill memory.
+MAX_LINE = 1024 * 1024
+
+
+class LineTooLong(ArchiveLoadFailed):
+    """A WARC header line longer than MAX_LINE: refused after a bounded read."""
 
 
 try:  # Intel ISA-L's inflate (python-isal): same API as zlib, about twice as fast here
@@ -56,6 +65,36 @@ class _FastInflateReader(DecompressingBufferedReader):
         **DecompressingBufferedReader.DECOMPRESSORS,
         "gzip": lambda: _inflate.decompressobj(16 + _inflate.MAX_WBITS),
     }
+
+    def _decompress(self, data: bytes) -> bytes:
+        """warcio inflates each block it reads whole, so 64 KB of a gzip bomb became 64 MB at
+        once. Inflate at most MAX_INFLATE per step instead; the input not yet inflated is what
+        warcio's next fill starts with (its `starting_data`, otherwise used between members)."""
+        d = self.decompressor
+        if d is None or not data:
+            return super()._decompress(data)  # type: ignore[no-any-return]
+        try:
+            out: bytes = d.decompress(data, MAX_INFLATE)
+        except Exception as e:  # noqa: BLE001 - as warcio: not gzip at all, or corrupt data
+            if self.num_block_read == 0:
+                self.decompressor = None
+                return data
+            sys.stderr.write(str(e) + "\n")
+            return b""
+        if d.unconsumed_tail:
+            self.starting_data = d.unconsumed_tail
+        return out
+
+    def readline(self, length: int | None = None) -> bytes:
+        """warcio reads header lines with no limit; stop at MAX_LINE instead."""
+        cap = MAX_LINE + 1 if length is None else min(length, MAX_LINE + 1)
+        line: bytes = super().readline(cap)
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            raise LineTooLong(
+                f"a line of more than {MAX_LINE // 1024} KiB where a WARC header should be "
+                "(corrupt or hostile data; reading stopped there)"
+            )
+        return line
 
 
 class _FastArchiveIterator(ArchiveIterator):
@@ -257,6 +296,22 @@ def _header_hash(record: ArcWarcRecord) -> str:
 
 
 _B32 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
+# RFC 4648 base32 digits mapped onto the digits int(..., 32) reads: decoding a digest becomes one
+# C-level translate and int() instead of base64.b32decode's Python loop (two digests per record)
+_B32_TO_INT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+
+
+def _b32_fast(text: str, size: int) -> bytes | None:
+    """Unpadded-or-padded base32 of exactly `size` bytes, or None (then the slow path decides)."""
+    digits = text.rstrip("=").upper()
+    bits = len(digits) * 5
+    if not digits or bits < size * 8 or bits - size * 8 >= 5 or len(text) > 8 * -(-size // 5):
+        return None
+    try:
+        value = int(digits.translate(_B32_TO_INT), 32)
+    except ValueError:
+        return None
+    return (value >> (bits - size * 8)).to_bytes(size, "big")
 
 
 def parse_digest(value: str) -> tuple[str, bytes]:
@@ -274,6 +329,9 @@ def parse_digest(value: str) -> tuple[str, bytes]:
     if len(text) == size * 2:
         candidates.append(bytes.fromhex)
     if set(text.upper()) <= _B32:
+        fast = _b32_fast(text, size)
+        if fast is not None:
+            return algo, fast
         candidates.append(lambda t: base64.b32decode(t.upper() + "=" * (-len(t) % 8)))
     candidates.append(lambda t: base64.b64decode(t + "=" * (-len(t) % 4), altchars=b"-_" if ("-" in t or "_" in t) else None))
     for decode in candidates:
@@ -410,133 +468,171 @@ class _RecordDigests:
                 info.http_status = int(parts[1])
 
 
-def scan(
-    stream: BinaryIO,
-    *,
-    keep_screenshots: bool = False,
-) -> ScanResult:
+class _Evidence:
+    """Pages and screenshots seen while scanning (the evidence report shows them)."""
+
+    def __init__(self, keep_screenshots: bool) -> None:
+        self.keep_screenshots = keep_screenshots
+        self.pages: dict[str, None] = {}
+        self.screenshots: list[Screenshot] = []
+
+    def buffer_for(self, info: RecordInfo) -> bytearray | None:
+        keep = (
+            self.keep_screenshots
+            and info.type == "resource"
+            and info.uri.startswith(SCREENSHOT_URN)
+            and len(self.screenshots) < MAX_SCREENSHOTS
+        )
+        return bytearray() if keep else None
+
+    def seen(self, info: RecordInfo, buf: bytearray | None) -> None:
+        for prefix in (SCREENSHOT_URN, DOM_URN, OBJECTS_URN):
+            if info.uri.startswith(prefix):
+                self.pages.setdefault(info.uri[len(prefix) :], None)
+        if buf is not None:
+            self.screenshots.append(
+                Screenshot(info.uri[len(SCREENSHOT_URN) :], info.date, info.id, bytes(buf))
+            )
+
+    def into(self, result: ScanResult) -> None:
+        # screenshots whose record failed its digest are not shown as evidence
+        bad = {r.id for r in result.records if r.digest == "failed" or r.problems}
+        result.screenshots = [s for s in self.screenshots if s.record_id not in bad]
+        result.pages = list(self.pages)
+
+
+def record_info(record: ArcWarcRecord, index: int) -> RecordInfo:
+    """What the manifest and the report need of one record, from its parsed WARC headers."""
+    if record.format != "warc":
+        raise ArchiveLoadFailed("Unknown archive format (not WARC)")
+    headers = record.rec_headers
+    return RecordInfo(
+        index=index,
+        offset=0,
+        length=0,
+        type=record.rec_type or "",
+        id=headers.get_header("WARC-Record-ID") or "",
+        uri=headers.get_header("WARC-Target-URI") or "",
+        date=headers.get_header("WARC-Date") or "",
+        header_sha256=_header_hash(record),
+        digest="none",
+        content_type=headers.get_header("Content-Type") or "",
+        concurrent_to=[v for k, v in headers.headers if k.lower() == "warc-concurrent-to"],
+    )
+
+
+def read_block(
+    record: ArcWarcRecord,
+    digests: _RecordDigests,
+    buf: bytearray | None,
+    apply: Callable[[tuple[Any, ...], bytes], None],
+) -> None:
+    """Stream one record's block through its digests in CHUNK pieces (memory stays flat)."""
+    raw = record.raw_stream
+    while chunk := raw.read(CHUNK):
+        for hashers, data in digests.feed(chunk):
+            apply(hashers, data)
+        if buf is not None and len(buf) + len(chunk) <= MAX_SCREENSHOT_BYTES:
+            buf += chunk
+
+
+class _SequentialScan:
+    """One pass through warcio's iterator; hashing runs on the HashPipeline's thread."""
+
+    def __init__(self, stream: BinaryIO, keep_screenshots: bool) -> None:
+        self.pipeline = HashPipeline()
+        self.tee = HashingReader(stream, self.pipeline)
+        self.result = ScanResult()
+        self.evidence = _Evidence(keep_screenshots)
+        self.compressed = True
+
+    def run(self) -> ScanResult:
+        # warcio writes some warnings straight to stderr; they become findings here instead
+        try:
+            with _warcio_messages() as sink:
+                it = _FastArchiveIterator(self.tee, no_record_parse=True, block_size=READ_BLOCK)
+                for index, record in enumerate(it, 1):
+                    self._record(it, record, index, sink)
+        except Exception as e:  # noqa: BLE001 - warcio raises many types on hostile input; each is a finding
+            self.result.error_offset = _safe_offset(self.result)
+            self.result.error = _describe_error(e)
+        try:
+            self.tee.drain()
+        finally:
+            self.pipeline.close()
+        self._check_end()
+        self.evidence.into(self.result)
+        self.result.sha256 = self.tee.hasher.hexdigest()
+        self.result.size = self.tee.size
+        return self.result
+
+    def _record(self, it: _FastArchiveIterator, record: ArcWarcRecord, index: int, sink: io.StringIO) -> None:
+        info = record_info(record, index)
+        digests = _RecordDigests(record, info)
+        buf = self.evidence.buffer_for(info)
+        read_block(record, digests, buf, lambda h, d: self.pipeline.submit(_update_all, h, d))
+        self.pipeline.submit(digests.finish)
+        short = getattr(record.raw_stream, "limit", 0)
+        errors_before = it.err_count
+        info.offset = it.get_record_offset()
+        info.length = it.get_record_length()
+        decompressor = it.reader.decompressor if it.reader else None
+        self.compressed = decompressor is not None
+        said = _drain_messages(sink)
+        if said:
+            # warcio reports corrupt gzip data on stderr and goes on with nothing
+            info.problems.append(f"corrupt gzip data in this record ({said[:120]})")
+        else:
+            if short > 0:
+                info.problems.append(f"record ends {short} bytes before its Content-Length (truncated)")
+            if decompressor is not None and not getattr(decompressor, "eof", True):
+                info.problems.append("the record's gzip member is cut off (file truncated)")
+            if it.err_count > errors_before:
+                info.problems.append(
+                    "record is not followed by the blank lines WARC requires "
+                    "(its Content-Length does not match its content)"
+                )
+        self.evidence.seen(info, buf)
+        self.result.records.append(info)
+
+    def _check_end(self) -> None:
+        result = self.result
+        if result.error is None and result.records:
+            last = result.records[-1]
+            end = last.offset + last.length
+            # an uncompressed record's length excludes the CRLF CRLF that ends it
+            slack = 0 if self.compressed else 4
+            if self.tee.size > end + slack:
+                # warcio stops quietly at a cut-off gzip header or trailing junk: the bytes after
+                # the last readable record are themselves the finding
+                result.error = (
+                    f"{self.tee.size - end} bytes after record {last.index} are not a readable "
+                    "WARC record (truncated or corrupt)"
+                )
+                result.error_offset = end
+        if result.error is None and not result.records:
+            result.error = "no WARC records found (empty file)" if self.tee.size == 0 else "no WARC records found"
+            result.error_offset = 0
+
+
+def _drain_messages(sink: io.StringIO) -> str:
+    said = " ".join(
+        line for line in sink.getvalue().split("\n")
+        if line.strip() and "Record not followed by newline" not in line
+        and not line.strip().startswith(("Offset:", "Remainder:"))
+    )
+    sink.seek(0)
+    sink.truncate()
+    return said
+
+
+def scan(stream: BinaryIO, *, keep_screenshots: bool = False) -> ScanResult:
     """Read a WARC (gzip per record, or plain) once and describe it.
 
     Never raises for bad content: a file warcio cannot parse gets `error` set, with the offset
     where reading stopped, and the sha256 still covers every byte of the file.
     """
-    pipeline = HashPipeline()
-    tee = HashingReader(stream, pipeline)
-    result = ScanResult()
-    pages: dict[str, None] = {}
-    index = 0
-    it = None
-    compressed = True
-    # warcio writes some warnings straight to stderr; they become findings here instead
-    try:
-        with _warcio_messages() as sink:
-            it = _FastArchiveIterator(tee, no_record_parse=True, block_size=READ_BLOCK)
-            for record in it:
-                index += 1
-                if record.format != "warc":
-                    raise ArchiveLoadFailed("Unknown archive format (not WARC)")
-                headers = record.rec_headers
-                rtype = record.rec_type or ""
-                uri = headers.get_header("WARC-Target-URI") or ""
-                info = RecordInfo(
-                    index=index,
-                    offset=0,
-                    length=0,
-                    type=rtype,
-                    id=headers.get_header("WARC-Record-ID") or "",
-                    uri=uri,
-                    date=headers.get_header("WARC-Date") or "",
-                    header_sha256=_header_hash(record),
-                    digest="none",
-                    content_type=headers.get_header("Content-Type") or "",
-                    concurrent_to=[
-                        v for k, v in headers.headers if k.lower() == "warc-concurrent-to"
-                    ],
-                )
-                digests = _RecordDigests(record, info)
-                keep = (
-                    keep_screenshots
-                    and rtype == "resource"
-                    and uri.startswith(SCREENSHOT_URN)
-                    and len(result.screenshots) < MAX_SCREENSHOTS
-                )
-                buf = bytearray() if keep else None
-                raw = record.raw_stream
-                while True:
-                    chunk = raw.read(CHUNK)
-                    if not chunk:
-                        break
-                    for hashers, data in digests.feed(chunk):
-                        pipeline.submit(_update_all, hashers, data)
-                    if buf is not None and len(buf) + len(chunk) <= MAX_SCREENSHOT_BYTES:
-                        buf += chunk
-                pipeline.submit(digests.finish)
-                short = getattr(raw, "limit", 0)
-                for prefix in (SCREENSHOT_URN, DOM_URN, OBJECTS_URN):
-                    if uri.startswith(prefix):
-                        pages.setdefault(uri[len(prefix) :], None)
-                errors_before = it.err_count
-                info.offset = it.get_record_offset()
-                info.length = it.get_record_length()
-                decompressor = it.reader.decompressor if it.reader else None
-                compressed = decompressor is not None
-                said = " ".join(
-                    line for line in sink.getvalue().split("\n")
-                    if line.strip() and "Record not followed by newline" not in line
-                    and not line.strip().startswith(("Offset:", "Remainder:"))
-                )
-                sink.seek(0)
-                sink.truncate()
-                if said:
-                    # warcio reports corrupt gzip data on stderr and goes on with nothing
-                    info.problems.append(f"corrupt gzip data in this record ({said[:120]})")
-                else:
-                    if short > 0:
-                        info.problems.append(
-                            f"record ends {short} bytes before its Content-Length (truncated)"
-                        )
-                    if decompressor is not None and not getattr(decompressor, "eof", True):
-                        info.problems.append("the record's gzip member is cut off (file truncated)")
-                    if it.err_count > errors_before:
-                        info.problems.append(
-                            "record is not followed by the blank lines WARC requires "
-                            "(its Content-Length does not match its content)"
-                        )
-                if buf is not None:
-                    result.screenshots.append(
-                        Screenshot(uri[len(SCREENSHOT_URN) :], info.date, info.id, bytes(buf))
-                    )
-                result.records.append(info)
-    except Exception as e:  # noqa: BLE001 - warcio raises many types on hostile input; each is a finding
-        result.error_offset = _safe_offset(result)
-        result.error = _describe_error(e)
-    try:
-        tee.drain()
-    finally:
-        pipeline.close()
-    if result.error is None and result.records:
-        last = result.records[-1]
-        end = last.offset + last.length
-        # an uncompressed record's length excludes the CRLF CRLF that ends it
-        slack = 0 if compressed else 4
-        if tee.size > end + slack:
-            # warcio stops quietly at a cut-off gzip header or trailing junk: the bytes after
-            # the last readable record are themselves the finding
-            result.error = (
-                f"{tee.size - end} bytes after record {last.index} are not a readable WARC "
-                "record (truncated or corrupt)"
-            )
-            result.error_offset = end
-    if result.error is None and not result.records:
-        result.error = "no WARC records found (empty file)" if tee.size == 0 else "no WARC records found"
-        result.error_offset = 0
-    # screenshots whose record failed its digest are not shown as evidence
-    bad = {r.id for r in result.records if r.digest == "failed" or r.problems}
-    result.screenshots = [s for s in result.screenshots if s.record_id not in bad]
-    result.sha256 = tee.hasher.hexdigest()
-    result.size = tee.size
-    result.pages = list(pages)
-    return result
+    return _SequentialScan(stream, keep_screenshots).run()
 
 
 def _safe_offset(result: ScanResult) -> int:
@@ -548,6 +644,8 @@ def _safe_offset(result: ScanResult) -> int:
 
 def _describe_error(e: BaseException) -> str:
     text = " ".join(str(e).split())
+    if isinstance(e, LineTooLong):
+        return text
     if isinstance(e, EOFError) or "Compressed file ended" in text or "end-of-stream" in text:
         return "the file ends in the middle of a record (truncated)"
     if "Invalid WARC record" in text:
