@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from bewaar.errors import InputError
-from bewaar.model import COLLECTION_NAME
+from bewaar.model import valid_collection_name
 
 PLATFORMS = ("x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic")
 Platform = Literal["x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic"]
@@ -61,6 +61,47 @@ def parse_duration(value: str | int | float) -> int:
     if not m:
         raise ValueError(f"'{value}' is not a duration like 30m, 1h or 2d")
     return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+
+
+MAX_URL_LENGTH = 8192
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^\s/?#@:\[\]\\]+)$")
+
+
+def check_http_url(v: str) -> str:
+    """An http(s) URL with a host, as a browser reads it too: no whitespace, control
+    characters or backslashes (a browser treats '\\' as '/', Python does not, so the two
+    would disagree on the host), no user:password@ (credentials would be recorded), a valid
+    port."""
+    from urllib.parse import urlsplit
+
+    shown = repr(v) if not v.isprintable() else f"'{v}'"
+    if len(v) > MAX_URL_LENGTH:
+        raise ValueError(f"URL of {len(v)} characters is longer than {MAX_URL_LENGTH}")
+    if not re.match(r"^https?://", v, re.IGNORECASE):
+        raise ValueError(f"{shown} is not an http(s) URL")
+    if not v.isprintable() or any(c.isspace() for c in v):
+        raise ValueError(f"{shown} holds whitespace or control characters")
+    if "\\" in v:
+        raise ValueError(f"{shown} holds a backslash: write '/'")
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as e:
+        raise ValueError(f"{shown} is not a valid URL: {e}") from None
+    if "@" in parts.netloc:
+        raise ValueError(f"{shown} holds a user name or password before '@': leave them out")
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if not parts.hostname or not _HOST.match(host):
+        raise ValueError(f"{shown} has no valid host")
+    return v
+
+
+def check_one_line(v: str, limit: int = 1000) -> str:
+    """A handle or a path: printable, not empty, not padded, of a sane length."""
+    if not v.strip() or v != v.strip() or not v.isprintable() or len(v) > limit:
+        shown = repr(v) if len(v) <= 80 else repr(v[:80]) + "…"
+        raise ValueError(f"{shown} must be one line of printable text (at most {limit} characters)")
+    return v
 
 
 def _check_duration(cls: type, v: str | None) -> str | None:
@@ -118,13 +159,14 @@ class Seed(_Strict):
     @field_validator("url", "base_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"'{v}' is not an http(s) URL")
-        return v
+        return None if v is None else check_http_url(v)
 
     _every = field_validator("every")(_check_duration)
+
+    @field_validator("handle", "login_state")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else check_one_line(v)
 
     @model_validator(mode="after")
     def _url_or_account(self) -> Seed:
@@ -143,6 +185,16 @@ class PlatformOptions(_Strict):
     base_url: str | None = None
     login_state: str | None = None
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v)
+
+    @field_validator("login_state")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else check_one_line(v)
+
 
 class SeedList(_Strict):
     collection: str
@@ -154,9 +206,10 @@ class SeedList(_Strict):
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, v: str) -> str:
-        if not COLLECTION_NAME.match(v):
+        if not valid_collection_name(v):
             raise ValueError(
-                f"'{v}' is not a collection name: use lowercase letters, digits, '.', '_' or '-'"
+                f"{v!r} is not a collection name: use lowercase letters, digits, '.', '_' or '-'"
+                " (starting with a letter or digit, no '..')"
             )
         return v
 
