@@ -39,16 +39,17 @@ def merged_rules(bewaar_rules_path: Path, out: Path) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", required=True)
+    ap.add_argument("--root", required=True)  # collections_root in the config points into it
     ap.add_argument("--config", required=True)
     ap.add_argument("--rules", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8080)
     args = ap.parse_args()
 
-    root = Path(args.root)
-    os.chdir(root)
-    config_path = Path(args.config)
+    config_path = Path(args.config).resolve()
+    # pywb reads ./templates before its own templates: bewaar's (written next to the config)
+    # replace the frame and banner templates that wrote the request URL into scripts unescaped
+    os.chdir(config_path.parent)
     config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     config["rules_file"] = str(merged_rules(Path(args.rules), config_path.with_name("rules.merged.yaml")))
     final = config_path.with_name("config.final.yaml")

@@ -53,7 +53,14 @@ def prepare(root: Root, cfg: ReplayConfig) -> tuple[Path, Path]:
         raise InputError(f"no collections under {root.collections_dir}: run `bewaar crawl` first")
     state = root.state_dir / "replay"
     state.mkdir(parents=True, exist_ok=True)
+    # pywb looks for templates in ./templates before its own: pywb runs in `state`, where
+    # bewaar's safe frame and banner templates are put (pywb itself stays unpatched)
+    templates = state / "templates"
+    templates.mkdir(exist_ok=True)
+    for src in (HERE / "templates").glob("*.html"):
+        (templates / src.name).write_bytes(src.read_bytes())
     config = dict(BASE_CONFIG)
+    config["collections_root"] = str(root.collections_dir.resolve())
     config.update(cfg.pywb)
     config_path = state / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
