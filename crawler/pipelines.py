@@ -11,10 +11,10 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from bewaar.model import Outcome, PageEntry, append_pages
+from bewaar.model import SIGNATURE_SUFFIX, Outcome, PageEntry, append_pages
 from crawler.capture import PageCapture
 from crawler.dedup import DedupIndex
-from crawler.indexer import add_to_index
+from crawler.indexer import add_to_index, unindexed
 from crawler.warc_writer import WarcFiles, WarcWriteError, recover, warcinfo_fields
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,23 @@ class WarcPipeline:
         recovered = recover(coll)
         for path in recovered:
             job.messages.append(f"recovered {path.name} left unfinished by an earlier crawl")
+        # An earlier crawl killed after finishing a file (rotation) but before its index and
+        # signing steps left it in archive/ unindexed or unsigned: this crawl (holding the
+        # collection's lock) indexes it now, so it is replayable and deduplicated against, and
+        # signs it through the same hook as its own files.
+        late = [w for w in unindexed(coll) if w not in recovered]
+        if late:
+            job.messages.append(
+                f"indexed {len(late)} WARC file(s) an earlier crawl finished but did not index"
+            )
+        add_to_index(coll, recovered + late)
+        unsigned = [w for w in coll.warcs() if not w.with_name(w.name + SIGNATURE_SUFFIX).exists()]
+        if unsigned and not set(unsigned) <= set(recovered):
+            job.messages.append(
+                f"signing {len(unsigned)} WARC file(s) an earlier crawl left unsigned"
+            )
+        for path in unsigned:
             self._signal(path)
-        # index what was recovered now: it is replayable at once, and deduplicated against
-        add_to_index(coll, recovered)
         dedup = DedupIndex.from_cdxj([coll.index_file])
         info = warcinfo_fields(
             job.software,

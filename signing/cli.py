@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from bewaar.config import SigningConfig, load_root_config
 from bewaar.errors import FAILED, OK, InputError
+from bewaar.lock import collection_dir_of, collection_lock
 from bewaar.model import WARC_SUFFIX
 from signing import api, keys, sign, trust, verify
 
@@ -171,21 +173,41 @@ def cmd_sign(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
     tsa_url = args.tsa_url or cfg.tsa_url
     warcs = _warcs_for(args.paths)
+    with _writer_locks(warcs):
+        if args.retimestamp:
+            return _retimestamp_all(warcs, tsa_url, cfg.tsa_timeout)
+        identity = api.load_identity(args.root, cfg)
+        return _sign_all(warcs, identity, tsa_url, cfg.tsa_timeout)
+
+
+def _retimestamp_all(warcs: list[Path], tsa_url: str | None, timeout: float) -> int:
     pending = 0
-    if args.retimestamp:
-        for w in warcs:
-            r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout)
-            if r.skipped:
-                print(f"{w.name}: already timestamped")
-            elif r.timestamp == "granted":
-                print(f"{w.name}: timestamp added")
-            else:
-                pending += 1
-                print(f"{w.name}: timestamp still pending: {r.reason}")
-        return FAILED if pending else OK
-    identity = api.load_identity(args.root, cfg)
     for w in warcs:
-        r = sign.sign_warc_file(w, identity, tsa_url, cfg.tsa_timeout)
+        r = sign.retimestamp(w, tsa_url, timeout)
+        if r.skipped:
+            print(f"{w.name}: already timestamped")
+        elif r.timestamp == "granted":
+            print(f"{w.name}: timestamp added")
+        else:
+            pending += 1
+            print(f"{w.name}: timestamp still pending: {r.reason}")
+    return FAILED if pending else OK
+
+
+def _writer_locks(warcs: list[Path]) -> contextlib.ExitStack:
+    """One writer per collection (bewaar/lock.py): signing writes manifests into archive/,
+    so it waits for no crawl but stops (exit 3) while one of the collections is written."""
+    stack = contextlib.ExitStack()
+    with stack:
+        for d in sorted({c for w in warcs if (c := collection_dir_of(w)) is not None}):
+            stack.enter_context(collection_lock(d))
+        return stack.pop_all()
+
+
+def _sign_all(warcs: list[Path], identity: keys.Identity, tsa_url: str | None, timeout: float) -> int:
+    pending = 0
+    for w in warcs:
+        r = sign.sign_warc_file(w, identity, tsa_url, timeout)
         if r.skipped:
             print(f"{w.name}: already signed ({r.manifest.name}, timestamp {r.timestamp})")
             continue
