@@ -233,6 +233,30 @@ class CrawlConfig(_Strict):
     warc_max_size: Annotated[int, Field(ge=1_000_000)] = 1_000_000_000
     max_resource_size: Annotated[int, Field(ge=1_000_000)] = 512_000_000
     user_agent: str | None = None
+    # Private, loopback and link-local addresses (and cloud-metadata names) are refused unless
+    # listed here: networks in CIDR form or single addresses (10.1.2.0/24, 127.0.0.1), or host
+    # names (intranet.example.nl). See crawler/netguard.py and docs/crawling.md.
+    allow_private: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_private")
+    @classmethod
+    def _networks_or_hosts(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in v:
+            text = entry.strip().strip("[]")
+            try:
+                ipaddress.ip_network(text, strict=False)
+                continue
+            except ValueError:
+                pass
+            if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
+                                r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?", text):
+                shown = repr(entry) if len(entry) <= 80 else repr(entry[:80]) + "…"
+                raise ValueError(
+                    f"{shown} is neither a network (10.0.0.0/8, 127.0.0.1) nor a host name"
+                )
+        return v
 
 
 class SigningConfig(_Strict):

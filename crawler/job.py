@@ -115,6 +115,7 @@ class CrawlJob:
         self.hooks = CrawlHooks()
         self.stats: Any = None  # Scrapy's stats collector, once the crawl runs
         self.stats_snapshot: dict[str, Any] = {}  # its bewaar/ values when the crawl ended
+        self.netguard: Any = None  # crawler.netguard.NetGuard while the crawl runs
 
     # -- counting: the only place that decides what a page counts as ----------------------
     def _stat(self, key: str, n: int = 1) -> None:

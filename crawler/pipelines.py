@@ -87,6 +87,8 @@ class WarcPipeline:
         if not isinstance(item, PageCapture) or self.files is None:
             return item
         job = spider.job
+        if job.netguard is not None:
+            _remote_addresses(item, job.netguard)
         try:
             written = self.files.write_page(item.exchanges, item.resources, main_url=item.final_url)
         except WarcWriteError as e:
@@ -148,3 +150,14 @@ class WarcPipeline:
         if self.files is not None:
             self.files.close()
 
+
+
+def _remote_addresses(item: PageCapture, guard: Any) -> None:
+    """Chromium connects through the network guard, so the address it reports is the guard's:
+    WARC-IP-Address gets the address the guard connected to for that host instead (none when
+    the guard does not know it)."""
+    for ex in item.exchanges:
+        if ex.remote_port == guard.port and ex.remote_ip and ex.remote_ip.strip("[]") in (
+            guard.host, "::1", "::ffff:127.0.0.1",
+        ):  # fmt: skip
+            ex.remote_ip = guard.address_for(ex.url)

@@ -45,6 +45,7 @@ class Exchange:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     headers_text: str | None = None  # raw status line + headers (HTTP/1.x only)
     remote_ip: str | None = None
+    remote_port: int | None = None  # the proxy's port when the network guard is in between
     mime: str = ""
     body: bytes | None = None
     body_error: str = ""
@@ -234,6 +235,7 @@ class NetworkRecorder:
         ex.status_text = r.get("statusText", "")
         ex.response_headers = _header_list(r.get("headers"))
         ex.remote_ip = r.get("remoteIPAddress")
+        ex.remote_port = r.get("remotePort")
         ex.protocol = r.get("protocol", "")
         ex.mime = r.get("mimeType", "")
 
