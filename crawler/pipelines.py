@@ -15,6 +15,7 @@ from bewaar.model import SIGNATURE_SUFFIX, Outcome, PageEntry, append_pages
 from crawler.capture import PageCapture
 from crawler.dedup import DedupIndex
 from crawler.indexer import add_to_index, unindexed
+from crawler.redact import RULE
 from crawler.warc_writer import WarcFiles, WarcWriteError, recover, warcinfo_fields
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class WarcPipeline:
                 "behaviors": job.seeds.behaviors.model_dump(mode="json"),
                 "crawl": job.config.crawl.model_dump(mode="json"),
                 "http-header-user-agent": job.user_agent,
+                **({"bewaar-redaction": RULE} if job.redactors else {}),
             },
         )
         self.files = WarcFiles(
@@ -89,6 +91,9 @@ class WarcPipeline:
         job = spider.job
         if job.netguard is not None:
             _remote_addresses(item, job.netguard)
+        redactor = job.redactors.get(job.targets[item.target.seed].context)
+        if redactor is not None:  # a login session: its secrets never reach the WARC
+            redactor.capture(item)
         try:
             written = self.files.write_page(item.exchanges, item.resources, main_url=item.final_url)
         except WarcWriteError as e:

@@ -55,6 +55,7 @@ class Exchange:
     has_post_data: bool = False
     is_main_document: bool = False
     fetcher: str = ""  # "" = the browser; else the program that made the request (yt-dlp)
+    redacted: list[str] = field(default_factory=list)  # what crawler/redact.py took out
     _req_extra: bool = False  # request headers came from ExtraInfo (what was really sent)
 
     @property

@@ -252,8 +252,11 @@ class CaptureSpider(scrapy.Spider):
                 page, rec, req.url, response.status, self.job.seeds.behaviors,
                 self._hints(target, req), analyze=self._analyzer(target, req),
             )
-            if self.job.seeds.behaviors.full_media and cap.block is None:
+            redactor = self.job.redactors.get(target.context)
+            if redactor is not None or self.job.seeds.behaviors.full_media and cap.block is None:
                 cookies = [dict(c) for c in await page.context.cookies()]
+            if redactor is not None:  # what the platform issued to the session so far
+                redactor.learn_cookies(cookies)
         except PlaywrightError as e:
             self._fail(target, req.url, f"capture failed: {str(e).splitlines()[0]}")
             return

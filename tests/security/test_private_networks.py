@@ -176,7 +176,7 @@ def test_names_are_judged_by_the_address_they_resolve_to(intranet: FixtureServer
     try:
         resolved = socket.gethostbyname("vm")
     except OSError:
-        pytest.skip("this machine has no /etc/hosts name for a loopback address")  # noqa: PT
+        pytest.skip("this machine has no /etc/hosts name for a loopback address")
     assert classify(__import__("ipaddress").ip_address(resolved)) is not None
     with NetGuard(Policy()) as guard:
         code, _ = _socks(guard, "vm", intranet.port)
