@@ -356,14 +356,69 @@ def _describe(err: dict[str, Any]) -> str:
     return msg[0].lower() + msg[1:] if msg else msg
 
 
+MAX_FILE_BYTES = 10_000_000  # a seed list of 100,000 seeds is well under this
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_VALUES = 1_000_000  # values after YAML aliases are expanded (an "alias bomb" is billions)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, before building anything, YAML nested deeper than any configuration needs
+    (PyYAML's composer recurses: 20,000 '[' took a minute to end in RecursionError) or whose
+    aliases expand to more values than memory holds. One pass over the parser's events, which
+    PyYAML produces without recursion."""
+    # PyYAML's scanner slows down quadratically on open brackets (5,000 '[' took 7 s), so
+    # flow nesting is counted on the raw text first (brackets inside strings count too: no
+    # real configuration nests 64 deep)
+    level = 0
+    for m in _BRACKETS.finditer(text):
+        level = level + 1 if m.group() in "[{" else max(0, level - 1)
+        if level > MAX_DEPTH:
+            line = text.count("\n", 0, m.start())
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep", yaml.Mark("", 0, line, 0, None, None))
+    depth = 0
+    sizes: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = []  # open collections: (anchor, values so far)
+    total = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            stack.append((event.anchor, 1))
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if stack:
+            stack[-1] = (stack[-1][0], stack[-1][1] + size)
+        else:
+            total += size
+        if size > MAX_VALUES or (stack and stack[-1][1] > MAX_VALUES) or total > MAX_VALUES:
+            raise ValueError(
+                f"expands to more than {MAX_VALUES} values (YAML aliases)", event.start_mark
+            )
+
+
 def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB: not a configuration file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read: {e}") from None
     try:
+        _check_shape(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -371,6 +426,12 @@ def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         where = f":{mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
+    except (ValueError, RecursionError) as e:
+        # _check_shape's refusals, and values PyYAML cannot build (an integer of 5,000 digits)
+        mark = e.args[1] if len(e.args) > 1 and hasattr(e.args[1], "line") else None
+        where = f":{mark.line + 1}" if mark else ""
+        text = str(e.args[0] if e.args else e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise InputError(f"{path}{where}: not a usable configuration: {text}") from None
     return data, node
 
 
