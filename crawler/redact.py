@@ -71,7 +71,7 @@ def secretish(value: str) -> bool:
 def _variants(secret: str) -> set[bytes]:
     forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
              secret.replace("/", "\\/")}  # fmt: skip
-    return {f.encode("utf-8") for f in forms if f}
+    return {f.encode("utf-8", "surrogatepass") for f in forms if f}
 
 
 class Redactor:
@@ -108,7 +108,7 @@ class Redactor:
     def text(self, value: str) -> str:
         if not self._patterns or not value:
             return value
-        return self.data(value.encode("utf-8")).decode("utf-8", "surrogateescape")
+        return self.data(value.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
 
     def data(self, value: bytes) -> bytes:
         for pattern in self._patterns:

@@ -347,8 +347,9 @@ class CaptureSpider(scrapy.Spider):
             post_id=req.post_id,
         )  # fmt: skip
         for entry in cap.dropped:  # sub-resources the guard refused: say why
-            if "SOCKS" in (entry.get("reason") or ""):
-                entry["reason"] = "load failed: " + self._refused(entry["reason"], entry["url"])
+            reason = entry.get("reason") or ""
+            if "SOCKS" in reason and (better := self._refused(reason, entry["url"])) != reason:
+                entry["reason"] = "load failed: " + better
         moved = req.depth == 0 and cap.final_url and cap.final_url != target.url
         if moved and cap.final_url not in target.extra_prefixes:
             target.extra_prefixes.append(cap.final_url)
