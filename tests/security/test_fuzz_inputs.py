@@ -25,7 +25,7 @@ from crawler.login_state import read_state_file
 from tests.conftest import run_bewaar
 
 FUZZ = settings(
-    max_examples=150, deadline=3000, derandomize=True, database=None,
+    max_examples=100, deadline=3000, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
 MEMORY_LIMIT = 50_000_000  # bytes Python may allocate for one bad file
