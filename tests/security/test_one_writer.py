@@ -156,3 +156,28 @@ def test_warcs_rotated_before_a_sigkill_are_indexed_and_signed_next_time(tmp_pat
     assert all(w.with_name(w.name + ".sig.json").is_file() for w in warcs)
     verify = run_bewaar("verify", "--root", str(root), str(coll), timeout=300)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_watch_waits_while_another_process_writes_the_collection(tmp_path: Path) -> None:
+    from bewaar.sites.platforms import SITES
+    from tests.catalog.helpers import row
+
+    site = SITES["mastodon"]()
+    site.start()
+    try:
+        root = make_root(tmp_path / "root")
+        seeds = write_seeds(root / "seeds.yaml", {
+            "collection": "gov", "every": "1h", "behaviors": {"play_media": False},
+            "seeds": [{"platform": "mastodon", "handle": site.handle_in_seed, "base_url": site.base_url,
+                       "depth": 0}],
+        })  # fmt: skip
+        with collection_lock(root / "collections/gov", command="bewaar index gov"):
+            p = run_bewaar("watch", str(seeds), "--root", str(root), "--once", timeout=120)
+    finally:
+        site.stop()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert re.search(rf"gov \S+: waiting, the collection is being written by pid {os.getpid()} on \S+ "
+                     r"\(bewaar index gov, since ", p.stdout), p.stdout  # fmt: skip
+    assert not (root / "collections/gov/crawls").exists()  # no crawl was started
+    due = row(root, "SELECT last_start FROM schedule WHERE collection = 'gov'")
+    assert due is not None and due["last_start"] is None  # still due: the next look runs it
