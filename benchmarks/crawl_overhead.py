@@ -44,7 +44,8 @@ BIN = Path(sys.executable).parent / "bewaar"
 def crawl_once(site: SocialSite, concurrency: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        cfg = {"browser": {"loopback_only": True}, "crawl": {"concurrency": concurrency}}
+        cfg = {"browser": {"loopback_only": True},
+               "crawl": {"concurrency": concurrency, "allow_private": ["127.0.0.1"]}}
         (root / "bewaar.yaml").write_text(yaml.safe_dump(cfg))
         seeds = root / "seeds.yaml"
         seeds.write_text(yaml.safe_dump({"collection": "bench", "seeds": [{"url": site.profile_url, "depth": 1}]}))

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from bewaar.errors import InputError
-from bewaar.model import COLLECTION_NAME
+from bewaar.model import valid_collection_name
 
 PLATFORMS = ("x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic")
 Platform = Literal["x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic"]
@@ -61,6 +61,47 @@ def parse_duration(value: str | int | float) -> int:
     if not m:
         raise ValueError(f"'{value}' is not a duration like 30m, 1h or 2d")
     return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+
+
+MAX_URL_LENGTH = 8192
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^\s/?#@:\[\]\\]+)$")
+
+
+def check_http_url(v: str) -> str:
+    """An http(s) URL with a host, as a browser reads it too: no whitespace, control
+    characters or backslashes (a browser treats '\\' as '/', Python does not, so the two
+    would disagree on the host), no user:password@ (credentials would be recorded), a valid
+    port."""
+    from urllib.parse import urlsplit
+
+    shown = repr(v) if not v.isprintable() else f"'{v}'"
+    if len(v) > MAX_URL_LENGTH:
+        raise ValueError(f"URL of {len(v)} characters is longer than {MAX_URL_LENGTH}")
+    if not re.match(r"^https?://", v, re.IGNORECASE):
+        raise ValueError(f"{shown} is not an http(s) URL")
+    if not v.isprintable() or any(c.isspace() for c in v):
+        raise ValueError(f"{shown} holds whitespace or control characters")
+    if "\\" in v:
+        raise ValueError(f"{shown} holds a backslash: write '/'")
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as e:
+        raise ValueError(f"{shown} is not a valid URL: {e}") from None
+    if "@" in parts.netloc:
+        raise ValueError(f"{shown} holds a user name or password before '@': leave them out")
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if not parts.hostname or not _HOST.match(host):
+        raise ValueError(f"{shown} has no valid host")
+    return v
+
+
+def check_one_line(v: str, limit: int = 1000) -> str:
+    """A handle or a path: printable, not empty, not padded, of a sane length."""
+    if not v.strip() or v != v.strip() or not v.isprintable() or len(v) > limit:
+        shown = repr(v) if len(v) <= 80 else repr(v[:80]) + "…"
+        raise ValueError(f"{shown} must be one line of printable text (at most {limit} characters)")
+    return v
 
 
 def _check_duration(cls: type, v: str | None) -> str | None:
@@ -118,13 +159,14 @@ class Seed(_Strict):
     @field_validator("url", "base_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"'{v}' is not an http(s) URL")
-        return v
+        return None if v is None else check_http_url(v)
 
     _every = field_validator("every")(_check_duration)
+
+    @field_validator("handle", "login_state")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else check_one_line(v)
 
     @model_validator(mode="after")
     def _url_or_account(self) -> Seed:
@@ -143,6 +185,16 @@ class PlatformOptions(_Strict):
     base_url: str | None = None
     login_state: str | None = None
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v)
+
+    @field_validator("login_state")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else check_one_line(v)
+
 
 class SeedList(_Strict):
     collection: str
@@ -154,9 +206,10 @@ class SeedList(_Strict):
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, v: str) -> str:
-        if not COLLECTION_NAME.match(v):
+        if not valid_collection_name(v):
             raise ValueError(
-                f"'{v}' is not a collection name: use lowercase letters, digits, '.', '_' or '-'"
+                f"{v!r} is not a collection name: use lowercase letters, digits, '.', '_' or '-'"
+                " (starting with a letter or digit, no '..')"
             )
         return v
 
@@ -180,6 +233,30 @@ class CrawlConfig(_Strict):
     warc_max_size: Annotated[int, Field(ge=1_000_000)] = 1_000_000_000
     max_resource_size: Annotated[int, Field(ge=1_000_000)] = 512_000_000
     user_agent: str | None = None
+    # Private, loopback and link-local addresses (and cloud-metadata names) are refused unless
+    # listed here: networks in CIDR form or single addresses (10.1.2.0/24, 127.0.0.1), or host
+    # names (intranet.example.nl). See crawler/netguard.py and docs/crawling.md.
+    allow_private: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_private")
+    @classmethod
+    def _networks_or_hosts(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in v:
+            text = entry.strip().strip("[]")
+            try:
+                ipaddress.ip_network(text, strict=False)
+                continue
+            except ValueError:
+                pass
+            if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
+                                r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?", text):
+                shown = repr(entry) if len(entry) <= 80 else repr(entry[:80]) + "…"
+                raise ValueError(
+                    f"{shown} is neither a network (10.0.0.0/8, 127.0.0.1) nor a host name"
+                )
+        return v
 
 
 class SigningConfig(_Strict):
@@ -328,14 +405,69 @@ def _describe(err: dict[str, Any]) -> str:
     return msg[0].lower() + msg[1:] if msg else msg
 
 
+MAX_FILE_BYTES = 10_000_000  # a seed list of 100,000 seeds is well under this
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_VALUES = 1_000_000  # values after YAML aliases are expanded (an "alias bomb" is billions)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, before building anything, YAML nested deeper than any configuration needs
+    (PyYAML's composer recurses: 20,000 '[' took a minute to end in RecursionError) or whose
+    aliases expand to more values than memory holds. One pass over the parser's events, which
+    PyYAML produces without recursion."""
+    # PyYAML's scanner slows down quadratically on open brackets (5,000 '[' took 7 s), so
+    # flow nesting is counted on the raw text first (brackets inside strings count too: no
+    # real configuration nests 64 deep)
+    level = 0
+    for m in _BRACKETS.finditer(text):
+        level = level + 1 if m.group() in "[{" else max(0, level - 1)
+        if level > MAX_DEPTH:
+            line = text.count("\n", 0, m.start())
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep", yaml.Mark("", 0, line, 0, None, None))
+    depth = 0
+    sizes: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = []  # open collections: (anchor, values so far)
+    total = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            stack.append((event.anchor, 1))
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if stack:
+            stack[-1] = (stack[-1][0], stack[-1][1] + size)
+        else:
+            total += size
+        if size > MAX_VALUES or (stack and stack[-1][1] > MAX_VALUES) or total > MAX_VALUES:
+            raise ValueError(
+                f"expands to more than {MAX_VALUES} values (YAML aliases)", event.start_mark
+            )
+
+
 def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB: not a configuration file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read: {e}") from None
     try:
+        _check_shape(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -343,6 +475,12 @@ def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         where = f":{mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
+    except (ValueError, RecursionError) as e:
+        # _check_shape's refusals, and values PyYAML cannot build (an integer of 5,000 digits)
+        mark = e.args[1] if len(e.args) > 1 and hasattr(e.args[1], "line") else None
+        where = f":{mark.line + 1}" if mark else ""
+        text = str(e.args[0] if e.args else e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise InputError(f"{path}{where}: not a usable configuration: {text}") from None
     return data, node
 
 

@@ -16,7 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # matched whole (fullmatch)
+
+
+def valid_collection_name(name: object) -> bool:
+    """A collection name is a single safe path component: lowercase letters, digits, '.',
+    '_', '-', starting with a letter or digit, no '..', nothing after it (a trailing newline
+    passes a `$` regex: hence fullmatch)."""
+    return isinstance(name, str) and bool(COLLECTION_NAME.fullmatch(name)) and ".." not in name
 
 # WARC-Target-URI prefixes for records bewaar makes itself (not fetched from the web).
 SCREENSHOT_URN = "urn:screenshot:"  # resource, image/png, full-page screenshot of a page
@@ -104,6 +111,15 @@ class Root:
         return self.path / "catalog.sqlite"
 
     def collection(self, name: str) -> Collection:
+        """The collection of that name; a name that is not one (a path, '..') is refused,
+        so no command reads or writes outside collections/."""
+        if not valid_collection_name(name):
+            from bewaar.errors import InputError
+
+            raise InputError(
+                f"{name!r} is not a collection name: use lowercase letters, digits, '.', '_' "
+                "or '-' (starting with a letter or digit, no '..')"
+            )
         return Collection(self.path, name)
 
     def collections(self) -> list[Collection]:
@@ -112,7 +128,7 @@ class Root:
         return [
             Collection(self.path, p.name)
             for p in sorted(self.collections_dir.iterdir())
-            if p.is_dir() and COLLECTION_NAME.match(p.name)
+            if p.is_dir() and valid_collection_name(p.name)
         ]
 
 

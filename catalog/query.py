@@ -95,6 +95,15 @@ def fts_query(text: str) -> str:
     return " ".join(parts)
 
 
+def _day_after(day: str | None) -> str | None:
+    """The start of the day after `day` (an exclusive upper bound); None (open) after the
+    calendar's last day, 9999-12-31."""
+    if not day:
+        return None
+    d = date.fromisoformat(day)
+    return None if d == date.max else (d + timedelta(days=1)).isoformat() + "T00:00:00Z"
+
+
 def _in_range(col: str, lo: str | None, hi: str | None, where: list[str], args: list[Any]) -> None:
     """`lo <= col < hi`, either end open, as SQL conditions with their arguments."""
     if lo:
@@ -289,7 +298,7 @@ def search_posts(
         where.append("a.platform = ?")
         args.append(f.platform)
     lo = f.date_from + "T00:00:00Z" if f.date_from else None
-    hi = (date.fromisoformat(f.date_to) + timedelta(days=1)).isoformat() + "T00:00:00Z" if f.date_to else None
+    hi = _day_after(f.date_to)
     change_cond, change_args = [], []
     if f.change:
         change_cond.append("c.type = ?")

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bewaar.errors import InputError
+from bewaar.lock import collection_lock
 from bewaar.model import Root
 
 
@@ -21,7 +22,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         coll = root.collection(name)
         if not coll.archive.is_dir():
             raise InputError(f"collection '{name}' not found under {root.collections_dir}")
-        n = reindex(coll)
+        with collection_lock(coll.path):  # not while a crawl of it runs
+            n = reindex(coll)
         print(f"{name}: {n} index entries from {len(coll.warcs())} WARC file(s)")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from bewaar.environment import pywb_python
 from bewaar.errors import BewaarError
+from bewaar.lock import file_lock
 from bewaar.model import Collection
 
 
@@ -36,31 +38,60 @@ def index_warcs(warcs: Iterable[Path]) -> list[str]:
     return lines
 
 
-def _merge_into(index: Path, new_lines: list[str], drop_files: set[str] = frozenset()) -> int:
-    """Merge sorted new lines into the sorted index; write atomically."""
+def _merge_into(
+    index: Path, new_lines: list[str], drop_files: Iterable[str] = (), replace: bool = False
+) -> int:
+    """Merge sorted new lines into the sorted index and replace it atomically.
+
+    Under a lock on the index (INDEX.lock), so that two merges never both read the old index
+    and the second replace drops the first one's entries; through a temporary file of its own
+    (never a fixed name two writers would share)."""
     index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(index.name + ".tmp")
-    count = 0
-    existing: Iterable[str] = ()
-    fh = index.open(encoding="utf-8") if index.exists() else None
-    try:
-        if fh is not None:
-            existing = (
-                line.rstrip("\n")
-                for line in fh
-                if line.strip() and not any(f'"filename": "{f}"' in line for f in drop_files)
-            )
-        with tmp.open("w", encoding="utf-8") as out:
-            for line in heapq.merge(existing, new_lines):
-                out.write(line + "\n")
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-    finally:
-        if fh is not None:
-            fh.close()
-    os.replace(tmp, index)
+    drop = {f'"filename": "{f}"' for f in drop_files}
+    with file_lock(index.with_name(index.name + ".lock")):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{index.name}.", suffix=".tmp", dir=index.parent)
+        tmp = Path(tmp_name)
+        count = 0
+        existing: Iterable[str] = ()
+        fh = index.open(encoding="utf-8") if index.exists() and not replace else None
+        try:
+            if fh is not None:
+                existing = (
+                    line.rstrip("\n")
+                    for line in fh
+                    if line.strip() and not (drop and any(d in line for d in drop))
+                )
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                for line in heapq.merge(existing, new_lines):
+                    out.write(line + "\n")
+                    count += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, index)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            if fh is not None:
+                fh.close()
     return count
+
+
+_FILENAME = re.compile(r'"filename": "([^"]+)"')
+
+
+def indexed_files(index: Path) -> set[str]:
+    """The WARC file names an index has entries for."""
+    names: set[str] = set()
+    if not index.exists():
+        return names
+    with index.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            m = _FILENAME.search(line)
+            if m:
+                names.add(m.group(1))
+    return names
 
 
 def add_to_index(collection: Collection, warcs: list[Path]) -> int:
@@ -74,8 +105,13 @@ def add_to_index(collection: Collection, warcs: list[Path]) -> int:
 
 
 def reindex(collection: Collection) -> int:
-    """Rebuild the index from every WARC in archive/."""
+    """Rebuild the index from every WARC in archive/ (replacing it whole, atomically)."""
     lines = index_warcs(collection.warcs())
-    if collection.index_file.exists():
-        collection.index_file.unlink()
-    return _merge_into(collection.index_file, lines)
+    return _merge_into(collection.index_file, lines, replace=True)
+
+
+def unindexed(collection: Collection) -> list[Path]:
+    """Finished WARCs the index does not know (a crawl killed between finishing a file and
+    indexing it)."""
+    known = indexed_files(collection.index_file)
+    return [w for w in collection.warcs() if w.name not in known]

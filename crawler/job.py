@@ -115,6 +115,15 @@ class CrawlJob:
         self.hooks = CrawlHooks()
         self.stats: Any = None  # Scrapy's stats collector, once the crawl runs
         self.stats_snapshot: dict[str, Any] = {}  # its bewaar/ values when the crawl ended
+        self.netguard: Any = None  # crawler.netguard.NetGuard while the crawl runs
+        # browser context -> crawler.redact.Redactor, for contexts with a login state
+        self.redactors: dict[str, Any] = {}
+
+    def redact_text(self, text: str) -> str:
+        """Text that leaves the crawl (the report) without any login session's secrets."""
+        for redactor in self.redactors.values():
+            text = redactor.text(text)
+        return text
 
     # -- counting: the only place that decides what a page counts as ----------------------
     def _stat(self, key: str, n: int = 1) -> None:

@@ -13,6 +13,7 @@ collection is refused).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -42,6 +43,8 @@ LOGIN_URLS = {
     "mastodon": "{base}/auth/sign_in",
 }
 STORED = ("stored", "default", "yes", "true")
+MAX_STATE_BYTES = 50_000_000  # a browser's whole cookie jar is a few MB
+_BAD_COOKIE_TEXT = re.compile(r"[\x00-\x1f\x7f;]")  # RFC 6265: no controls, no ';'
 _SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None", "no_restriction": "None"}
 
 
@@ -65,6 +68,8 @@ def read_state_file(
     cookies.txt; InputError naming the file and the problem otherwise."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_STATE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_STATE_BYTES // 1_000_000} MB: not a login state")
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
@@ -76,13 +81,18 @@ def read_state_file(
             data = json.loads(text)
         except ValueError as e:
             raise InputError(f"{path}: not valid JSON: {e}") from None
+        except RecursionError:
+            raise InputError(f"{path}: not a login state: JSON nested too deep") from None
         if isinstance(data, dict) and "cookies" in data:
-            cookies = [_cookie(c, path, n) for n, c in enumerate(data.get("cookies") or [], 1)]
+            cookies_in = data.get("cookies") or []
+            if not isinstance(cookies_in, list):
+                raise InputError(f"{path}: 'cookies' is not a list")
             origins = data.get("origins") or []
             if not isinstance(origins, list) or not all(_origin_ok(o) for o in origins):
                 raise InputError(
                     f"{path}: 'origins' is not a list of {{origin, localStorage}} entries"
                 )
+            cookies = [_cookie(c, path, n) for n, c in enumerate(cookies_in, 1)]
             state = {"cookies": cookies, "origins": origins}
         elif isinstance(data, list):
             state = {"cookies": [_cookie(c, path, n) for n, c in enumerate(data, 1)], "origins": []}
@@ -112,6 +122,10 @@ def _origin_ok(o: Any) -> bool:
         isinstance(o, dict)
         and isinstance(o.get("origin"), str)
         and isinstance(o.get("localStorage", []), list)
+        and all(
+            isinstance(i, dict) and isinstance(i.get("name"), str) and isinstance(i.get("value"), str)
+            for i in o.get("localStorage", [])
+        )
     )
 
 
@@ -122,11 +136,14 @@ def _cookie(c: Any, path: Path, n: int) -> dict[str, Any]:
     for key in ("name", "value", "domain"):
         if not isinstance(c.get(key), str) or (key != "value" and not c[key]):
             raise InputError(f"{path}: cookie {n} has no valid '{key}'")
+        _check_text(c[key], key, f"{path}: cookie {n}")
     expires = c.get("expires", c.get("expirationDate", -1))
     if c.get("session") is True or expires is None:
         expires = -1
-    if not isinstance(expires, int | float):
-        raise InputError(f"{path}: cookie {n} ({c['name']}): 'expires' is not a number")
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+        raise InputError(f"{path}: cookie {n} ({c['name'][:40]!r}): 'expires' is not a number")
+    if not isinstance(c.get("path", "/"), str | None):
+        raise InputError(f"{path}: cookie {n} ({c['name'][:40]!r}): 'path' is not text")
     same_site = _SAME_SITE.get(str(c.get("sameSite", "Lax")).lower(), "Lax")
     domain = c["domain"]
     if c.get("hostOnly") is False and not domain.startswith("."):
@@ -141,6 +158,11 @@ def _cookie(c: Any, path: Path, n: int) -> dict[str, Any]:
         "secure": bool(c.get("secure", False)),
         "sameSite": same_site,
     }
+
+
+def _check_text(value: str, key: str, where: str) -> None:
+    if _BAD_COOKIE_TEXT.search(value) or key != "value" and any(ch.isspace() for ch in value):
+        raise InputError(f"{where}: '{key}' holds characters a cookie cannot hold")
 
 
 def _netscape(text: str, path: Path) -> list[dict[str, Any]]:
@@ -163,7 +185,13 @@ def _netscape(text: str, path: Path) -> list[dict[str, Any]]:
         try:
             expires = float(expiry)
         except ValueError:
-            raise InputError(f"{path}:{n}: expiry {expiry!r} is not a number") from None
+            expires = math.nan
+        if not math.isfinite(expires):
+            raise InputError(f"{path}:{n}: expiry {expiry[:40]!r} is not a number") from None
+        for key, field in (("domain", domain), ("name", name), ("value", value)):
+            _check_text(field, key, f"{path}:{n}")
+        if not domain or not name:
+            raise InputError(f"{path}:{n}: a cookie needs a domain and a name")
         if sub.upper() == "TRUE" and not domain.startswith("."):
             domain = "." + domain
         cookies.append(

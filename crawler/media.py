@@ -124,8 +124,11 @@ def fetch_media(
     referer: str | None = None,
     user_agent: str | None = None,
     max_bytes: int = 512_000_000,
+    proxy: str | None = None,
 ) -> MediaResult:
-    """Download one media item with yt-dlp; never raises (errors are in the result)."""
+    """Download one media item with yt-dlp; never raises (errors are in the result).
+    `proxy`: the crawl's network guard (socks5://…), which yt-dlp then asks to resolve and
+    check every host (socks5h: the proxy resolves, not yt-dlp)."""
     result = MediaResult(url)
     headers = {}
     if referer:
@@ -149,6 +152,8 @@ def fetch_media(
             "socket_timeout": 30,
             "cachedir": False,
         }
+        if proxy:
+            params["proxy"] = proxy.replace("socks5://", "socks5h://", 1)
         ydl = _recording_ydl(params, result.exchanges)
         try:
             for c in cookies or []:

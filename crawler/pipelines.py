@@ -11,10 +11,11 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from bewaar.model import Outcome, PageEntry, append_pages
+from bewaar.model import SIGNATURE_SUFFIX, Outcome, PageEntry, append_pages
 from crawler.capture import PageCapture
 from crawler.dedup import DedupIndex
-from crawler.indexer import add_to_index
+from crawler.indexer import add_to_index, unindexed
+from crawler.redact import RULE
 from crawler.warc_writer import WarcFiles, WarcWriteError, recover, warcinfo_fields
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,23 @@ class WarcPipeline:
         recovered = recover(coll)
         for path in recovered:
             job.messages.append(f"recovered {path.name} left unfinished by an earlier crawl")
+        # An earlier crawl killed after finishing a file (rotation) but before its index and
+        # signing steps left it in archive/ unindexed or unsigned: this crawl (holding the
+        # collection's lock) indexes it now, so it is replayable and deduplicated against, and
+        # signs it through the same hook as its own files.
+        late = [w for w in unindexed(coll) if w not in recovered]
+        if late:
+            job.messages.append(
+                f"indexed {len(late)} WARC file(s) an earlier crawl finished but did not index"
+            )
+        add_to_index(coll, recovered + late)
+        unsigned = [w for w in coll.warcs() if not w.with_name(w.name + SIGNATURE_SUFFIX).exists()]
+        if unsigned and not set(unsigned) <= set(recovered):
+            job.messages.append(
+                f"signing {len(unsigned)} WARC file(s) an earlier crawl left unsigned"
+            )
+        for path in unsigned:
             self._signal(path)
-        # index what was recovered now: it is replayable at once, and deduplicated against
-        add_to_index(coll, recovered)
         dedup = DedupIndex.from_cdxj([coll.index_file])
         info = warcinfo_fields(
             job.software,
@@ -51,6 +66,7 @@ class WarcPipeline:
                 "behaviors": job.seeds.behaviors.model_dump(mode="json"),
                 "crawl": job.config.crawl.model_dump(mode="json"),
                 "http-header-user-agent": job.user_agent,
+                **({"bewaar-redaction": RULE} if job.redactors else {}),
             },
         )
         self.files = WarcFiles(
@@ -73,6 +89,11 @@ class WarcPipeline:
         if not isinstance(item, PageCapture) or self.files is None:
             return item
         job = spider.job
+        if job.netguard is not None:
+            _remote_addresses(item, job.netguard)
+        redactor = job.redactors.get(job.targets[item.target.seed].context)
+        if redactor is not None:  # a login session: its secrets never reach the WARC
+            redactor.capture(item)
         try:
             written = self.files.write_page(item.exchanges, item.resources, main_url=item.final_url)
         except WarcWriteError as e:
@@ -134,3 +155,14 @@ class WarcPipeline:
         if self.files is not None:
             self.files.close()
 
+
+
+def _remote_addresses(item: PageCapture, guard: Any) -> None:
+    """Chromium connects through the network guard, so the address it reports is the guard's:
+    WARC-IP-Address gets the address the guard connected to for that host instead (none when
+    the guard does not know it)."""
+    for ex in item.exchanges:
+        if ex.remote_port == guard.port and ex.remote_ip and ex.remote_ip.strip("[]") in (
+            guard.host, "::1", "::ffff:127.0.0.1",
+        ):  # fmt: skip
+            ex.remote_ip = guard.address_for(ex.url)

@@ -45,6 +45,7 @@ class Exchange:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     headers_text: str | None = None  # raw status line + headers (HTTP/1.x only)
     remote_ip: str | None = None
+    remote_port: int | None = None  # the proxy's port when the network guard is in between
     mime: str = ""
     body: bytes | None = None
     body_error: str = ""
@@ -54,6 +55,7 @@ class Exchange:
     has_post_data: bool = False
     is_main_document: bool = False
     fetcher: str = ""  # "" = the browser; else the program that made the request (yt-dlp)
+    redacted: list[str] = field(default_factory=list)  # what crawler/redact.py took out
     _req_extra: bool = False  # request headers came from ExtraInfo (what was really sent)
 
     @property
@@ -234,6 +236,7 @@ class NetworkRecorder:
         ex.status_text = r.get("statusText", "")
         ex.response_headers = _header_list(r.get("headers"))
         ex.remote_ip = r.get("remoteIPAddress")
+        ex.remote_port = r.get("remotePort")
         ex.protocol = r.get("protocol", "")
         ex.mime = r.get("mimeType", "")
 

@@ -37,12 +37,14 @@ def write_report(job: CrawlJob, index_entries: int) -> Path:
         "index_entries": index_entries,
         "messages": job.messages,
     }
-    path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    # a login session's secrets stay out of the report too (failed URLs, messages)
+    text = job.redact_text(json.dumps(data, indent=1, ensure_ascii=False))
+    path.write_text(text, encoding="utf-8")
     return path
 
 
 def print_summary(job: CrawlJob, index_entries: int, report: Path) -> None:
-    out = sys.stderr
+    out = _Redacting(job)
     print(
         f"\nCrawl {job.crawl_id} of '{job.collection.name}': {job.done} page(s) captured, "
         f"{job.blocked} blocked, {job.failed} failed in {job.elapsed:.0f}s",
@@ -74,3 +76,16 @@ def print_summary(job: CrawlJob, index_entries: int, report: Path) -> None:
         for url, reason in job.failures:
             print(f"  {url} — {reason}", file=out)
     print(f"  report: {report}", file=out, flush=True)
+
+
+class _Redacting:
+    """stderr, without a login session's secrets (watch keeps these lines in its logs)."""
+
+    def __init__(self, job: CrawlJob) -> None:
+        self.job = job
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(self.job.redact_text(text))
+
+    def flush(self) -> None:
+        sys.stderr.flush()

@@ -15,6 +15,7 @@ from bewaar.config import RootConfig, SeedList
 from bewaar.environment import find_chromium
 from bewaar.model import Root
 from crawler.job import CrawlHooks, CrawlJob
+from crawler.netguard import NetGuard, Policy
 from crawler.targets import make_targets
 
 log = logging.getLogger(__name__)
@@ -44,21 +45,28 @@ def run_crawl(
     adapters = make_targets(job)
     job.collection.ensure()
 
-    settings = build_settings(job, chromium, verbose, quiet)
-    process = CrawlerProcess(settings)
-    quiet_libraries(verbose)
-    if not quiet:
-        print(
-            f"Crawling {len(job.targets)} seed(s) into {job.collection.path} "
-            f"(crawl {job.crawl_id}, {config.crawl.concurrency} page(s) at a time)",
-            file=sys.stderr,
-            flush=True,
-        )
-    started = process.crawl(CaptureSpider, job=job, adapters=adapters)
+    # every connection of the browser and of yt-dlp goes through the guard: no private
+    # networks unless crawl.allow_private says so (crawler/netguard.py)
+    job.netguard = NetGuard(Policy(config.crawl.allow_private, config.browser.loopback_only))
+    with job.netguard:
+        settings = build_settings(job, chromium, verbose, quiet)
+        process = CrawlerProcess(settings)
+        quiet_libraries(verbose)
+        if not quiet:
+            print(
+                f"Crawling {len(job.targets)} seed(s) into {job.collection.path} "
+                f"(crawl {job.crawl_id}, {config.crawl.concurrency} page(s) at a time)",
+                file=sys.stderr,
+                flush=True,
+            )
+        started = process.crawl(CaptureSpider, job=job, adapters=adapters)
 
-    def could_not_start(failure: Any) -> None:
-        job.run_error = f"{type(failure.value).__name__}: {failure.value}"
+        def could_not_start(failure: Any) -> None:
+            job.run_error = f"{type(failure.value).__name__}: {failure.value}"
 
-    started.addErrback(could_not_start)
-    process.start()
+        started.addErrback(could_not_start)
+        process.start()
+    refused = job.netguard.summary()
+    if refused:
+        job.messages.append(refused)
     return job

@@ -4,39 +4,69 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 
 from bewaar.model import PageRequest
 
 log = logging.getLogger(__name__)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _strip(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, parts.query, ""))
+class Origin(NamedTuple):
+    scheme: str
+    host: str
+    port: int
 
 
-def _prefix(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+def _parts(url: str) -> tuple[Origin, str, str] | None:
+    """(scheme, host, port), path and query of an http(s) URL; None for anything else or
+    anything a browser could read differently (whitespace, backslashes, a bad port)."""
+    if any(c in url for c in "\\\t\r\n ") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    origin = Origin(scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme])
+    return origin, parts.path or "/", parts.query
+
+
+def _under(path: str, prefix: str) -> bool:
+    """`path` is `prefix` or lies below it, on a segment boundary: /a/b is under /a, /ab is not."""
+    if path == prefix or prefix.endswith("/") and path.startswith(prefix):
+        return True
+    return path.startswith(prefix + "/")
 
 
 def in_scope(url: str, seed_url: str, scope: str, extra_prefixes: Iterable[str] = ()) -> bool:
-    """prefix: the URL starts with the seed URL's path (or where the seed redirected to);
-    host: same scheme and host; page: only the seed page itself."""
-    if not url.startswith(("http://", "https://")):
+    """prefix: same scheme, host and port as the seed (or where the seed redirected to), and a
+    path at or below the seed's path; host: same scheme, host and port; page: only the seed
+    page itself. Hosts and ports are compared exactly (never as text prefixes), so a seed
+    https://example.org does not take in example.org.evil.net, example.org@evil.net or
+    example.orgevil.com."""
+    got = _parts(url)
+    if got is None:
         return False
-    u = _strip(url)
-    if scope == "page":
-        return u == _strip(seed_url) or any(u == _strip(p) for p in extra_prefixes)
-    if scope == "host":
-        hosts = {urlsplit(seed_url).netloc.lower()} | {urlsplit(p).netloc.lower() for p in extra_prefixes}
-        return urlsplit(u).netloc in hosts
-    prefixes = [_prefix(seed_url), *(_prefix(p) for p in extra_prefixes)]
-    return any(u.startswith(p) for p in prefixes)
+    origin, path, query = got
+    for start in (seed_url, *extra_prefixes):
+        base = _parts(start)
+        if base is None or base[0] != origin:
+            continue
+        if scope == "host":
+            return True
+        if scope == "page":
+            if (base[1], base[2]) == (path, query):
+                return True
+        elif _under(path, base[1]):
+            return True
+    return False
 
 
 class ScopeMiddleware:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bewaar.config import RootConfig
 from crawler.job import CrawlJob
+from crawler.netguard import chromium_proxy_args
 
 # Flags that keep Chromium quiet and make every page behave as a foreground page: background
 # pages must not starve lazy loaders (timers, animation frames) when pages run in parallel.
@@ -98,7 +99,7 @@ def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool =
         "PLAYWRIGHT_LAUNCH_OPTIONS": {
             "executable_path": chromium,
             "headless": cfg.browser.headless,
-            "args": chromium_args(cfg),
+            "args": chromium_args(cfg) + (chromium_proxy_args(job.netguard) if job.netguard else []),
             "timeout": 60_000,
         },
         "PLAYWRIGHT_CONTEXTS": contexts,

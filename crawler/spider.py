@@ -227,6 +227,7 @@ class CaptureSpider(scrapy.Spider):
             res = await asyncio.to_thread(
                 fetch_media, src, cookies, cap.final_url, self.job.user_agent,
                 self.job.config.crawl.max_resource_size,
+                self.job.netguard.url if self.job.netguard else None,
             )
             if res.error:
                 cap.behavior.notes.append(f"yt-dlp could not fetch {src}: {res.error}")
@@ -251,8 +252,11 @@ class CaptureSpider(scrapy.Spider):
                 page, rec, req.url, response.status, self.job.seeds.behaviors,
                 self._hints(target, req), analyze=self._analyzer(target, req),
             )
-            if self.job.seeds.behaviors.full_media and cap.block is None:
+            redactor = self.job.redactors.get(target.context)
+            if redactor is not None or self.job.seeds.behaviors.full_media and cap.block is None:
                 cookies = [dict(c) for c in await page.context.cookies()]
+            if redactor is not None:  # what the platform issued to the session so far
+                redactor.learn_cookies(cookies)
         except PlaywrightError as e:
             self._fail(target, req.url, f"capture failed: {str(e).splitlines()[0]}")
             return
@@ -277,7 +281,7 @@ class CaptureSpider(scrapy.Spider):
         page = meta.get("playwright_page")
         rec = meta.get(RECORDER_KEY)
         self.job.finished += 1
-        reason = describe_failure(failure)
+        reason = self._refused(describe_failure(failure), req.url, rec)
         # A page whose load event never came may still have shown everything: record it.
         if page is not None and rec is not None and failure.check(PlaywrightTimeout):
             try:
@@ -296,6 +300,22 @@ class CaptureSpider(scrapy.Spider):
                 pass
         await _close(page)
         self._fail(target, req.url, reason)
+
+    def _refused(self, reason: str, url: str, rec: Any = None) -> str:
+        """A connection the network guard did not make (a private address, a name not found,
+        a refused port) fails in Chromium as a SOCKS error: say what the guard saw, for the
+        URL or for the redirect hop that led there."""
+        guard = self.job.netguard
+        if guard is None or "SOCKS" not in reason and "PROXY" not in reason:
+            return reason
+        urls = [url] + [e.url for e in reversed(getattr(rec, "exchanges", None) or []) if e.failed]
+        for u in urls:
+            refusal = guard.refusal_for(u)
+            if refusal is not None:
+                if refusal.private:
+                    return refusal.words if u == url else f"{refusal.words}; reached by {u}"
+                return f"{refusal.words} ({refusal.code})"
+        return reason
 
     def _spider_error(self, failure: Failure, response: Response, spider: Any) -> None:
         """A bug in bewaar while handling a page must not pass for a clean crawl: Scrapy's own
@@ -326,6 +346,10 @@ class CaptureSpider(scrapy.Spider):
             platform=target.platform, handle=target.handle, attempt=req.attempt,
             post_id=req.post_id,
         )  # fmt: skip
+        for entry in cap.dropped:  # sub-resources the guard refused: say why
+            reason = entry.get("reason") or ""
+            if "SOCKS" in reason and (better := self._refused(reason, entry["url"])) != reason:
+                entry["reason"] = "load failed: " + better
         moved = req.depth == 0 and cap.final_url and cap.final_url != target.url
         if moved and cap.final_url not in target.extra_prefixes:
             target.extra_prefixes.append(cap.final_url)

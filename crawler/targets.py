@@ -41,6 +41,8 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
             job.root, seed.platform or "generic", login, job.seed_file.parent if job.seed_file else None
         )
         context = f"login-{seed.platform}" if state else "default"
+        if state:
+            _learn_login_state(job, context, state)
         if seed.url:
             job.add_target(seed, i, seed.url, context=context, login_state=state)
             if seed.platform == "generic":
@@ -77,3 +79,12 @@ def _login_state_path(
     from crawler.login_state import resolve_state
 
     return resolve_state(root.path, platform, ref, relative_to=seed_dir)
+
+
+def _learn_login_state(job: CrawlJob, context: str, state: Path) -> None:
+    """The session's secrets start with what the login state holds (crawler/redact.py)."""
+    from crawler.login_state import read_state_file
+    from crawler.redact import Redactor
+
+    redactor = job.redactors.setdefault(context, Redactor())
+    redactor.learn_state(read_state_file(state))

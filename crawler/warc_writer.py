@@ -17,7 +17,7 @@ import secrets
 import socket
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -34,6 +34,7 @@ from crawler.recorder import Exchange
 
 log = logging.getLogger(__name__)
 
+REDACTED_HEADER = "WARC-Bewaar-Redacted"  # an extension field (WARC 1.1 allows them)
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 # Headers that describe the bytes on the wire, not the decoded body CDP hands us.
 _TRANSFER_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
@@ -69,6 +70,7 @@ class Resource:
     record_type: str  # resource | metadata
     content_type: str
     data: bytes
+    redacted: list[str] = field(default_factory=list)  # what crawler/redact.py took out
 
 
 # ----------------------------------------------------------------------------- headers
@@ -258,6 +260,8 @@ class WarcFiles:
                 headers["WARC-Payload-Digest"] = headers["WARC-Block-Digest"]
             if main_id:
                 headers["WARC-Concurrent-To"] = main_id
+            if res.redacted:
+                headers[REDACTED_HEADER] = "; ".join(res.redacted)
             rec = writer.create_warc_record(
                 res.uri,
                 res.record_type,
@@ -311,6 +315,10 @@ class WarcFiles:
         if ex.fetcher:
             # not the browser: say who fetched it (an extension field, allowed by WARC 1.1)
             common["WARC-Bewaar-Fetched-By"] = ex.fetcher
+        if ex.redacted:
+            # credentials of a login session were replaced (crawler/redact.py); the digests
+            # below are those of the redacted bytes that are stored
+            common[REDACTED_HEADER] = "; ".join(ex.redacted)
 
         original: Original | None = None
         if ex.status == 200 and body:

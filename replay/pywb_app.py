@@ -296,7 +296,7 @@ class Gate:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", required=True)
+    ap.add_argument("--root", required=True)  # collections_root in the config points into it
     ap.add_argument("--config", required=True)
     ap.add_argument("--rules", required=True)
     ap.add_argument("--host", default="127.0.0.1")
@@ -304,9 +304,11 @@ def main() -> int:
     ap.add_argument("--gate", help="the gate's settings (JSON, written by bewaar)")
     args = ap.parse_args()
 
-    root = Path(args.root)
-    os.chdir(root)
-    final = final_config(Path(args.config), Path(args.rules))
+    config_path = Path(args.config).resolve()
+    # pywb reads ./templates before its own templates: bewaar's (written next to the config)
+    # replace the frame and banner templates that wrote the request URL into scripts unescaped
+    os.chdir(config_path.parent)
+    final = final_config(config_path, Path(args.rules).resolve())
     app: Any = FrontEndApp(config_file=str(final))
     if args.gate:
         app = Gate(app, json.loads(Path(args.gate).read_text(encoding="utf-8")))

@@ -65,9 +65,16 @@ def prepare(
     state.mkdir(parents=True, exist_ok=True)
     out = out or state
     out.mkdir(parents=True, exist_ok=True)
+    # pywb looks for templates in ./templates before its own: pywb runs in `out`, where
+    # bewaar's safe frame and banner templates are put (pywb itself stays unpatched)
+    templates = out / "templates"
+    templates.mkdir(exist_ok=True)
+    for src in (HERE / "templates").glob("*.html"):
+        (templates / src.name).write_bytes(src.read_bytes())
     config = dict(BASE_CONFIG)
+    config["collections_root"] = str(root.collections_dir.resolve())
     if acl:  # `bewaar qa` compares with the capture as an archivist would see it: no ACLs
-        config["acl_paths"] = str(acl_dir(root) / "{coll}")
+        config["acl_paths"] = str(acl_dir(root).resolve() / "{coll}")
     config.update(cfg.pywb)
     config_path = out / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from pathlib import Path
 
 from bewaar.config import SigningConfig, load_root_config, parse_duration
 from bewaar.errors import FAILED, OK, InputError
+from bewaar.lock import collection_dir_of, collection_lock
 from bewaar.model import WARC_SUFFIX
 from signing import api, keys, renewal, sign, trust, verify
 
@@ -198,12 +200,14 @@ def _renew(args: argparse.Namespace, cfg: SigningConfig, tsa_url: str | None) ->
     pool = api.tsa_pool(args.root, cfg)
     chain = api.load_identity(args.root, cfg).chain if api.resolve(args.root, cfg.key).exists() else []
     counts = {"renewed": 0, "not due": 0, "pending": 0, "refused": 0}
-    for w in _warcs_for(paths):
-        r = renewal.renew(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool, signer_chain=chain, due=due,
-                          fetch_revocation=cfg.fetch_revocation)
-        counts[r.state] += 1
-        if r.state != "not due":
-            print(f"{w.name}: {r.state}: {r.message}")
+    warcs = _warcs_for(paths)
+    with _writer_locks(warcs):  # renewal rewrites manifests in archive/
+        for w in warcs:
+            r = renewal.renew(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool, signer_chain=chain,
+                              due=due, fetch_revocation=cfg.fetch_revocation)  # fmt: skip
+            counts[r.state] += 1
+            if r.state != "not due":
+                print(f"{w.name}: {r.state}: {r.message}")
     print(f"renewal: {counts['renewed']} renewed, {counts['not due']} not due, "
           f"{counts['pending']} waiting for a TSA or a first timestamp, {counts['refused']} refused")
     return FAILED if counts["pending"] or counts["refused"] else OK
@@ -219,24 +223,46 @@ def cmd_sign(args: argparse.Namespace) -> int:
     if not args.paths:
         raise InputError("give WARC files or collection directories to sign")
     warcs = _warcs_for(args.paths)
-    pending = 0
     pool = api.tsa_pool(args.root, cfg)
-    if args.retimestamp:
-        for w in warcs:
-            r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool,
-                                 fetch_revocation=cfg.fetch_revocation)
-            if r.skipped:
-                print(f"{w.name}: already timestamped")
-            elif r.timestamp == "granted":
-                print(f"{w.name}: timestamp added")
-            else:
-                pending += 1
-                print(f"{w.name}: timestamp still pending: {r.reason}")
-        return FAILED if pending else OK
-    identity = api.load_identity(args.root, cfg)
+    with _writer_locks(warcs):
+        if args.retimestamp:
+            return _retimestamp_all(warcs, cfg, tsa_url, pool)
+        identity = api.load_identity(args.root, cfg)
+        return _sign_all(warcs, cfg, identity, tsa_url, pool)
+
+
+def _writer_locks(warcs: list[Path]) -> contextlib.ExitStack:
+    """One writer per collection (bewaar/lock.py): signing writes manifests into archive/,
+    so it waits for no crawl but stops (exit 3) while one of the collections is written."""
+    stack = contextlib.ExitStack()
+    with stack:
+        for d in sorted({c for w in warcs if (c := collection_dir_of(w)) is not None}):
+            stack.enter_context(collection_lock(d))
+        return stack.pop_all()
+
+
+def _retimestamp_all(warcs: list[Path], cfg: SigningConfig, tsa_url: str | None, pool: object) -> int:
+    pending = 0
+    for w in warcs:
+        r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool,
+                             fetch_revocation=cfg.fetch_revocation)  # fmt: skip
+        if r.skipped:
+            print(f"{w.name}: already timestamped")
+        elif r.timestamp == "granted":
+            print(f"{w.name}: timestamp added")
+        else:
+            pending += 1
+            print(f"{w.name}: timestamp still pending: {r.reason}")
+    return FAILED if pending else OK
+
+
+def _sign_all(
+    warcs: list[Path], cfg: SigningConfig, identity: keys.Identity, tsa_url: str | None, pool: object
+) -> int:
+    pending = 0
     for w in warcs:
         r = sign.sign_warc_file(w, identity, tsa_url, cfg.tsa_timeout, tsa_pool=pool,
-                                fetch_revocation=cfg.fetch_revocation)
+                                fetch_revocation=cfg.fetch_revocation)  # fmt: skip
         if r.skipped:
             print(f"{w.name}: already signed ({r.manifest.name}, timestamp {r.timestamp})")
             continue

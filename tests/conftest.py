@@ -32,9 +32,10 @@ def run_bewaar(*args: str, cwd: Path | None = None, timeout: float = 900) -> sub
 
 
 def make_root(path: Path, **config: Any) -> Path:
-    """A root whose browser never leaves 127.0.0.1."""
+    """A root whose browser never leaves 127.0.0.1, and may crawl the fixture sites there
+    (127.0.0.1 is private, refused unless crawl.allow_private lists it)."""
     path.mkdir(parents=True, exist_ok=True)
-    cfg: dict[str, Any] = {"browser": {"loopback_only": True}}
+    cfg: dict[str, Any] = {"browser": {"loopback_only": True}, "crawl": {"allow_private": ["127.0.0.1"]}}
     for section, values in config.items():
         cfg.setdefault(section, {}).update(values)
     (path / "bewaar.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")

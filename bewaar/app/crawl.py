@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bewaar.config import RootConfig, SeedList, load_root_config, load_seed_list
 from bewaar.errors import FAILED, OK, BewaarError
+from bewaar.lock import collection_lock
 from bewaar.model import Root
 from crawler.job import CrawlHooks, CrawlJob
 
@@ -51,20 +52,23 @@ def crawl(
     from crawler.run import run_crawl
 
     announce_key(root, config)
-    # Scrapy installs its own SIGINT/SIGTERM handlers and leaves them behind once its reactor
-    # has stopped; a process that goes on after the crawl (the demo serving replay) must
-    # answer SIGTERM again.
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        job = run_crawl(
-            root, seeds, config, seed_file=seed_file, verbose=verbose, quiet=quiet,
-            hooks=hooks_for(root, seeds.collection, config),
-        )  # fmt: skip
-    finally:
-        for sig, handler in saved.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-    return finish(job), job
+    # one writer per collection: the crawl and its after-crawl steps hold the lock (a second
+    # crawl, `bewaar index` or `bewaar sign` of this collection stops with exit 3)
+    with collection_lock(root.collection(seeds.collection).path):
+        # Scrapy installs its own SIGINT/SIGTERM handlers and leaves them behind once its
+        # reactor has stopped; a process that goes on after the crawl (the demo serving
+        # replay) must answer SIGTERM again.
+        saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            job = run_crawl(
+                root, seeds, config, seed_file=seed_file, verbose=verbose, quiet=quiet,
+                hooks=hooks_for(root, seeds.collection, config),
+            )  # fmt: skip
+        finally:
+            for sig, handler in saved.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        return finish(job), job
 
 
 def finish(job: CrawlJob) -> int:

@@ -57,8 +57,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         trust_tsa_root(root.path, config.signing, tsa.root_cert_path)
         set_tsa_url(root.path, tsa_url)
         config = load_root_config(root.path)
+        # the example site lives on 127.0.0.1, which a crawl refuses unless allowed
+        allow = list(dict.fromkeys([*config.crawl.allow_private, "127.0.0.1"]))
         config = config.model_copy(
-            update={"browser": config.browser.model_copy(update={"loopback_only": True})}
+            update={
+                "browser": config.browser.model_copy(update={"loopback_only": True}),
+                "crawl": config.crawl.model_copy(update={"allow_private": allow}),
+            }
         )
         print(f"Example social site: {site.profile_url}")
         print(f"Local RFC 3161 timestamp authority (test only): {tsa_url}")

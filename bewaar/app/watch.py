@@ -35,6 +35,7 @@ import yaml
 
 from bewaar.config import Seed, SeedList, load_seed_list, parse_duration
 from bewaar.errors import FAILED, OK, InputError
+from bewaar.lock import busy
 from bewaar.model import Root
 from bewaar.timeutil import compact, iso, parse_iso
 from catalog.db import CatalogLocked, open_catalog, write_transaction
@@ -307,6 +308,12 @@ class Watch:
             row = self.schedule().get((job.collection, job.account))
             if row is None or row["next_due"] > iso(datetime.now(UTC)):
                 return  # another watch ran it between our look at the schedule and the lock
+            writer = busy(self.root.collection(job.collection).path)
+            if writer is not None:
+                # one writer per collection: still due, so it runs at the next look
+                self.log(f"{job.collection} {job.account}: waiting, the collection is being "
+                         f"written by {writer}")  # fmt: skip
+                return
             self._run_locked(job, fd)
         finally:
             os.close(fd)

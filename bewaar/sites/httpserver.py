@@ -79,7 +79,8 @@ class _QuietServer(ThreadingHTTPServer):
 class FixtureServer:
     """Route table + server thread. Routes are (method, path regex, handler)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # another loopback address (127.0.0.2) stands in for an intranet host
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.log: list[tuple[str, str]] = []  # (method, path?query) of every request
         self._server: ThreadingHTTPServer | None = None
@@ -100,7 +101,7 @@ class FixtureServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, port: int = 0) -> FixtureServer:
         server = self
@@ -161,7 +162,7 @@ class FixtureServer:
 
             do_GET = do_POST = do_HEAD = do_PUT = do_OPTIONS = _handle
 
-        self._server = _QuietServer(("127.0.0.1", port), _Handler)
+        self._server = _QuietServer((self.host, port), _Handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

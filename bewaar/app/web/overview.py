@@ -54,6 +54,16 @@ class NotFound(Exception):
     pass
 
 
+class BadRequest(Exception):
+    """Input no page can be made of (a NUL in the search, a page number past any catalog):
+    400 with the reason, never a 500."""
+
+
+MAX_PAGE = 100_000  # 5 million posts at PAGE_SIZE 50; beyond that a page number is a mistake
+MAX_ID = 2**63 - 1  # SQLite's INTEGER
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 CatalogUnavailable = cq.CatalogUnavailable
 
 
@@ -87,12 +97,20 @@ def snippet_html(snip: str | None) -> Markup:
 
 
 def _day(value: str | None) -> str | None:
-    if not value:
+    """YYYY-MM-DD only (fromisoformat also takes 20240501 and week dates)."""
+    if not value or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         return None
     try:
         return date.fromisoformat(value.strip()).isoformat()
     except ValueError:
         return None
+
+
+def _row_id(digits: str) -> int:
+    n = int(digits)
+    if not 0 < n <= MAX_ID:
+        raise NotFound(digits)
+    return n
 
 
 class OverviewApp:
@@ -142,17 +160,29 @@ class OverviewApp:
                 return self._static(start_response, path[len("/static/") :])
             if path in ("/", ""):
                 body = self.index(params, user)
-            elif m := re.fullmatch(r"/post/(\d+)", path):
-                body = self.post(int(m.group(1)), user)
-            elif m := re.fullmatch(r"/account/(\d+)", path):
-                body = self.account(int(m.group(1)), user)
+            elif m := re.fullmatch(r"/post/(\d{1,19})", path):
+                body = self.post(_row_id(m.group(1)), user)
+            elif m := re.fullmatch(r"/account/(\d{1,19})", path):
+                body = self.account(_row_id(m.group(1)), user)
             else:
                 raise NotFound(path)
         except NotFound:
             body = self.render("message.html", user, title="Not found", message="No such page in the overview.")
             return self._send(start_response, "404 Not Found", body)
+        except BadRequest as e:
+            body = self.render("message.html", title="Bad request", message=str(e))
+            return self._send(start_response, "400 Bad Request", body)
         except CatalogUnavailable as e:
             body = self.render("message.html", user, title="Catalog unavailable", message=str(e))
+            return self._send(start_response, "503 Service Unavailable", body)
+        except sqlite3.Error as e:
+            # the right version but broken inside (no tables, a damaged file): not the
+            # visitor's fault and not a crash either
+            body = self.render(
+                "message.html", title="Catalog unavailable",
+                message=f"The catalog {self.catalog} cannot be read ({e}): run "
+                "`bewaar catalog rebuild`.",
+            )  # fmt: skip
             return self._send(start_response, "503 Service Unavailable", body)
         return self._send(start_response, "200 OK", body)
 
@@ -177,6 +207,8 @@ class OverviewApp:
         return [data]
 
     def _static(self, start_response: StartResponse, name: str) -> list[bytes]:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+\.[a-z0-9]+", name):
+            raise NotFound(name)  # a plain file name: no '..', no NUL, no sub-folders
         path = (STATIC / name).resolve()
         if STATIC.resolve() not in path.parents or not path.is_file():
             raise NotFound(name)
@@ -234,6 +266,9 @@ class OverviewApp:
         self, params: dict[str, str], accounts: list[dict[str, Any]]
     ) -> tuple[dict[str, Any], list[str]]:
         errors = []
+        for key, value in params.items():
+            if _CONTROL.search(value) or _CONTROL.search(key):
+                raise BadRequest(f"The field {key[:40]!r} holds control characters.")
         f: dict[str, Any] = {
             "q": (params.get("q") or "").strip()[:200],
             "account": None, "platform": None, "change": None,
@@ -257,8 +292,11 @@ class OverviewApp:
                     errors.append(f"'{params[key]}' is not a date (YYYY-MM-DD): ignored.")
         if params.get("date_of") in ("published", "captured", "changed"):
             f["date_of"] = params["date_of"]
-        if (params.get("page") or "").isdigit() and int(params["page"]) > 0:
-            f["page"] = int(params["page"])
+        if params.get("page"):
+            page = params["page"]
+            if not (page.isascii() and page.isdigit()) or not 0 < int(page) <= MAX_PAGE:
+                raise BadRequest(f"Page {page[:40]!r} is not a page number from 1 to {MAX_PAGE}.")
+            f["page"] = int(page)
         if f["q"] and not fts_query(f["q"]):
             errors.append("The search has no words to look for.")
         return f, errors
