@@ -42,12 +42,13 @@ from typing import IO, Any
 from cdxj_indexer.main import CDXJIndexer
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from warcio.archiveiterator import ArchiveIterator
 
 from bewaar import SOFTWARE
 from bewaar.config import SigningConfig
 from bewaar.errors import BewaarError, InputError
 from bewaar.model import PAGES_HEADER, Root, read_pages
-from signing import api, keys, manifest, sign, timestamp, trust
+from signing import api, keys, manifest, requestquery, sign, timestamp, trust
 
 WACZ_VERSION = "1.1.1"
 SIGNED_DATA_VERSION = "0.1.0"  # the `version` authsign's SignedHash model carries
@@ -294,11 +295,42 @@ def _member(
     return zf.open(info, "w", force_zip64=size > zipfile.ZIP64_LIMIT)
 
 
+class _Indexer(CDXJIndexer):
+    """cdxj-indexer, with JSON request bodies in POST/PUT keys written as the Request Body
+    Canonicalization spec and ReplayWeb.page write them (see signing/requestquery.py)."""
+
+    def _write_line(self, out: Any, index: dict[str, Any], record: Any, filename: str) -> None:
+        req = getattr(record, "req", None)
+        method = getattr(record, "method", None)
+        if req is not None and method in ("POST", "PUT"):
+            query = _json_request_query(Path(filename), req.file_offset)
+            if query is not None:
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                key = f"{url}{'&' if '?' in url else '?'}__wb_method={method}"
+                record.requestBody = query
+                record.urlkey = self.get_url_key(key + (f"&{query}" if query else ""))
+        super()._write_line(out, index, record, filename)
+
+
+def _json_request_query(warc: Path, offset: int) -> str | None:
+    """The spec's query of the JSON request record at `offset`, read again from the WARC: by
+    the time its response is indexed, cdxj-indexer has let go of the request's body."""
+    with warc.open("rb") as fh:
+        fh.seek(offset)
+        req = next(iter(ArchiveIterator(fh)), None)
+        if req is None or req.http_headers is None:
+            return None
+        ctype = (req.http_headers.get_header("Content-Type") or "").lower()
+        if not ctype.startswith(("application/json", "text/plain")):
+            return None
+        return requestquery.json_query(req.content_stream().read())
+
+
 def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
     """ZipNum CDXJ (index.cdx.gz + index.idx) made by cdxj-indexer, as py-wacz makes it."""
     idx_text = io.StringIO()
     cdx = io.BytesIO()
-    indexer = CDXJIndexer(
+    indexer = _Indexer(
         idx_text,
         [str(w) for w in warcs],
         sort=True,
