@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Python dependencies, then Chromium (system package, else Playwright's) and pywb's own
-# environment, via `bewaar setup`.
-$(STAMP): pyproject.toml
+# Python dependencies, then Chromium (system package, else Playwright's), pywb's own
+# environment and ReplayWeb.page (npm), via `bewaar setup`. The installer pins versions in
+# bewaar/environment.py, so a change there installs again.
+$(STAMP): pyproject.toml bewaar/environment.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

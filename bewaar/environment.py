@@ -197,7 +197,13 @@ def install_replaywebpage() -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="replaywebpage.", dir=directory.parent) as tmp:
         work = Path(tmp)
-        _run([npm, "pack", "--silent", f"replaywebpage@{REPLAYWEBPAGE_VERSION}"], cwd=work)
+        try:
+            _run([npm, "pack", "--silent", f"replaywebpage@{REPLAYWEBPAGE_VERSION}"], cwd=work)
+        except subprocess.CalledProcessError as e:
+            raise EnvironmentProblem(
+                f"npm could not fetch replaywebpage@{REPLAYWEBPAGE_VERSION} (exit {e.returncode}): "
+                "check npm's registry and proxy (`npm config get registry`) and run `bewaar setup` again"
+            ) from None
         tarballs = list(work.glob("replaywebpage-*.tgz"))
         if len(tarballs) != 1:
             raise EnvironmentProblem(f"`npm pack replaywebpage@{REPLAYWEBPAGE_VERSION}` wrote no tarball")
@@ -238,3 +244,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "setup", help="install Chromium, pywb's environment and ReplayWeb.page (idempotent)"
     )
     p.set_defaults(func=cmd_setup)
+    # `bewaar view` opens packages in the ReplayWeb.page installed here. It is registered with
+    # setup because bewaar/cli.py (the command list) is not this module's to change; it belongs
+    # in that list next to `setup`.
+    from bewaar import replaywebpage
+
+    replaywebpage.register(sub)
