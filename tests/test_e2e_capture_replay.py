@@ -8,7 +8,6 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.sites.social import SocialSite
-from tests.conftest import Replay, make_root, run_bewaar, write_seeds
+from bewaar.sites.social.site import STATIC
+from tests.conftest import Replay
 from tests.pagecheck import (
     Seen,
     expand_replies,
@@ -26,9 +26,7 @@ from tests.pagecheck import (
     scroll_to_end,
     sweep_images,
 )
-
-POSTS = 36
-REPLY_POSTS = ("p003", "p004", "p005")  # 2, 5 and 8 replies; Dutch and English buttons
+from tests.social_crawl import POSTS, REPLY_POSTS
 
 
 @pytest.fixture(scope="module")
@@ -37,35 +35,10 @@ def pw_browser(chromium_browser: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def crawl(tmp_path_factory: pytest.TempPathFactory, pw_browser: Any) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    site = SocialSite(posts=POSTS).start()
-    try:
-        root = make_root(tmp / "root")
-        seeds = write_seeds(
-            tmp / "seeds.yaml",
-            # the old profile URL redirects (301) to /@minx: the hop must be kept
-            {"collection": "social", "seeds": [{"url": f"{site.base_url}/minx", "depth": 1}]},
-        )
-        proc = run_bewaar("crawl", str(seeds), "--root", str(root))
-        # what a reader of the live site sees, measured before the site goes away
-        live: dict[str, Seen] = {}
-        page, frame, _ = open_page(pw_browser, site.profile_url)
-        frame.click(".consent button")
-        scroll_to_end(page, frame)
-        sweep_images(page, frame)
-        live["profile"] = look(page, frame)
-        page.close()
-        for pid in REPLY_POSTS:
-            page, frame, _ = open_page(pw_browser, site.post_url(pid))
-            sweep_images(page, frame)
-            seen = look(page, frame)
-            seen.replies = expand_replies(page, frame)
-            live[pid] = seen
-            page.close()
-        yield {"site": site, "root": root, "proc": proc, "live": live}
-    finally:
-        site.stop()
+def crawl(social_crawl: dict[str, Any]) -> dict[str, Any]:
+    """The session's one crawl of the example site (tests/social_crawl.py), shared with the
+    ReplayWeb.page tests of its package."""
+    return social_crawl
 
 
 def _records(root: Path) -> list[Any]:
@@ -134,13 +107,13 @@ def test_records_are_exact(crawl: dict[str, Any]) -> None:
     h = js[0].http_headers
     assert h.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
     assert h.get_header("Content-Encoding") is None
-    real = (Path(__file__).parent / "sites/social/static/app.js").read_bytes()
+    real = (STATIC / "app.js").read_bytes()
     first_js = next(b for r, b in by_uri[f"{site.base_url}/static/app.js"] if r.rec_type == "response")
     assert first_js == real and h.get_header("Content-Length") == str(len(real))
     assert js[0].rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
 
     # the video is stored whole as one 200, never as 206 parts
-    clip = (Path(__file__).parent / "sites/social/static/clip.mp4").read_bytes()
+    clip = (STATIC / "clip.mp4").read_bytes()
     media = [(r, b) for r, b in by_uri[f"{site.base_url}/static/clip.mp4"] if r.rec_type == "response"]
     assert media and all(r.http_headers.get_statuscode() == "200" for r, _ in media)
     assert media[0][1] == clip
@@ -148,7 +121,7 @@ def test_records_are_exact(crawl: dict[str, Any]) -> None:
 
     # an HLS stream the browser played segment by segment is archived whole: every segment,
     # and the file yt-dlp rebuilt from them as a conversion record
-    hls_dir = Path(__file__).parent / "sites/social/static/hls"
+    hls_dir = STATIC / "hls"
     parts = [hls_dir / "init.mp4"] + sorted(hls_dir.glob("seg*.m4s"), key=lambda p: int(p.stem[3:]))
     for part in [hls_dir / "stream.m3u8", *parts]:
         got = [b for r, b in by_uri[f"{site.base_url}/static/hls/{part.name}"] if r.rec_type == "response"]
