@@ -23,6 +23,7 @@ import re
 import sys
 import threading
 import zipfile
+from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -104,7 +105,8 @@ class ReplayWebPage:
         self.host = host
         self.port = port
         self.packages: dict[str, Package] = {}
-        self.requests: list[tuple[str, str, int]] = []  # (method, path, status), for tests
+        # (method, path, status) of recent requests: what the tests see wabac.js ask for
+        self.requests: deque[tuple[str, str, int]] = deque(maxlen=100_000)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
