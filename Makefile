@@ -31,3 +31,4 @@ bench: install
 	$(BIN)/python benchmarks/crawl_overhead.py
 	$(BIN)/python benchmarks/verify_throughput.py
 	$(BIN)/python benchmarks/catalog_scale.py
+	$(BIN)/python benchmarks/wacz_large.py  # needs ~10 GB free disk
