@@ -205,26 +205,31 @@ def _timeline_cursors(package: Path) -> set[str | None]:
     return out
 
 
-def _check_posts(profile: Profile, live: Seen, site: SocialSite, package: Path) -> None:
-    """Every post once, in order; a wrong answer caused by wabac.js's matching (and only that,
-    with the right capture provably in the package) is reported as the known defect."""
-    seen = profile.seen
-    if seen.posts != live.posts:
-        wrong = [
-            (cursor, first) for cursor, first in profile.timeline
-            if first != site.posts[SocialSite._offset(cursor)].id
-        ]
-        held = _timeline_cursors(package)
-        if wrong and all(cursor in held for cursor, _ in wrong):
-            pytest.xfail(f"{WABAC_POST_MATCH}: (cursor, first post answered) {wrong}")
-    assert seen.posts == live.posts, (seen.name, profile.timeline)
-    assert seen.images == live.images and seen.images > 0
+def _known_post_defect(profile: Profile, live: Seen, site: SocialSite, package: Path) -> str | None:
+    """The known wabac.js defect, if that (and only that) is why the posts differ: every wrongly
+    answered timeline request has its own capture in the package."""
+    if profile.seen.posts == live.posts:
+        return None
+    wrong = [
+        (cursor, first) for cursor, first in profile.timeline
+        if first != site.posts[SocialSite._offset(cursor)].id
+    ]
+    held = _timeline_cursors(package)
+    if wrong and all(cursor in held for cursor, _ in wrong):
+        return f"{WABAC_POST_MATCH}: (cursor, first post answered) {wrong}"
+    return None
 
 
 def _check_profile(profile: Profile, live: Seen, site: SocialSite, package: Path) -> None:
+    """What the pywb test checks; with the known defect, the counts that follow the list of
+    posts are left out, everything else is still checked, and the test reports the defect."""
     seen, played = profile.seen, profile.played
+    known = _known_post_defect(profile, live, site, package)
+    if known is None:
+        assert seen.posts == live.posts, (seen.name, profile.timeline)
+        assert seen.images == live.images and seen.images > 0
+        assert len(seen.videos) == len(live.videos) > 0
     assert seen.undecoded == []
-    assert len(seen.videos) == len(live.videos) > 0
     mp4 = [p for p in played if not p[0].endswith(".m3u8")]
     assert mp4 and all(state == "ended" and dur > 5 for _, state, dur in mp4), played
     # Chromium plays HLS natively only from real network responses, never from a service
@@ -237,11 +242,12 @@ def _check_profile(profile: Profile, live: Seen, site: SocialSite, package: Path
     assert seen.name == live.name == site.profile["name"]
     assert seen.font_loaded and seen.background
     assert [f for f in profile.failed if "favicon" not in f] == []
-    _check_posts(profile, live, site, package)
+    if known:
+        pytest.xfail(known)
 
 
 def test_profile_replays_in_replaywebpage(
-    crawl: dict[str, Any], package: Path, replaywebpage: Viewer
+    replaywebpage: Viewer, crawl: dict[str, Any], package: Path
 ) -> None:
     site: SocialSite = crawl["site"]
     live: Seen = crawl["live"]["profile"]
@@ -255,7 +261,7 @@ def test_profile_replays_in_replaywebpage(
 
 
 def test_post_pages_and_replies_replay_in_replaywebpage(
-    crawl: dict[str, Any], package: Path, replaywebpage: Viewer
+    replaywebpage: Viewer, crawl: dict[str, Any], package: Path
 ) -> None:
     site: SocialSite = crawl["site"]
     name = replaywebpage.add(package)
@@ -279,7 +285,7 @@ def test_post_pages_and_replies_replay_in_replaywebpage(
 
 
 def test_zip64_package_replays_in_replaywebpage(
-    crawl: dict[str, Any], zip64_package: Path, replaywebpage: Viewer
+    replaywebpage: Viewer, crawl: dict[str, Any], zip64_package: Path
 ) -> None:
     site: SocialSite = crawl["site"]
     name = replaywebpage.add(zip64_package)
@@ -295,7 +301,7 @@ def test_zip64_package_replays_in_replaywebpage(
 
 
 def test_old_layout_finds_no_record_in_replaywebpage(
-    crawl: dict[str, Any], old_layout: Path, replaywebpage: Viewer
+    replaywebpage: Viewer, crawl: dict[str, Any], old_layout: Path
 ) -> None:
     """The failure the layout fix removes, seen in the viewer itself: these tests can fail."""
     site: SocialSite = crawl["site"]
