@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Python dependencies, then Chromium (system package, else Playwright's) and pywb's own
-# environment, via `bewaar setup`.
-$(STAMP): pyproject.toml
+# Python dependencies, then Chromium (system package, else Playwright's), pywb's own
+# environment and ReplayWeb.page (npm), via `bewaar setup`. The installer pins versions in
+# bewaar/environment.py, so a change there installs again.
+$(STAMP): pyproject.toml bewaar/environment.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -30,3 +31,4 @@ bench: install
 	$(BIN)/python benchmarks/crawl_overhead.py
 	$(BIN)/python benchmarks/verify_throughput.py
 	$(BIN)/python benchmarks/catalog_scale.py
+	$(BIN)/python benchmarks/wacz_large.py  # needs ~10 GB free disk

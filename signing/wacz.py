@@ -14,6 +14,15 @@ datapackage-digest.json carries `signedData` exactly as authsign's Verifier read
   domain         the signer certificate's CN, software, version
 Every WARC is checked against its signed manifest while it is copied in: a WARC that changed
 after capture is never packaged and signed anew.
+
+ZIP64 only where a member needs it, and then in both its headers. Python's zipfile, asked to
+stream a member with `force_zip64` (or guessing from `file_size * 1.05`), writes a ZIP64 extra
+field into the *local* header only; the central directory of a member under 2 GiB gets none.
+wabac.js, the engine of ReplayWeb.page, finds a member's data at `local header offset + 30 +
+name length` whenever the central directory entry has no extra field, so it read every WARC 20
+bytes early and found no record at all. Every member is therefore written with its exact size
+known: ZIP64 if and only if it exceeds `zipfile.ZIP64_LIMIT`, in which case zipfile puts the
+ZIP64 field in the central directory too and wabac.js reads the local header.
 """
 
 from __future__ import annotations
@@ -28,22 +37,24 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cdxj_indexer.main import CDXJIndexer
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from warcio.archiveiterator import ArchiveIterator
 
 from bewaar import SOFTWARE
 from bewaar.config import SigningConfig
 from bewaar.errors import BewaarError, InputError
 from bewaar.model import PAGES_HEADER, Root, read_pages
-from signing import api, keys, manifest, sign, timestamp, trust
+from signing import api, keys, manifest, requestquery, sign, timestamp, trust
 from signing.times import parse_time
 
 WACZ_VERSION = "1.1.1"
 SIGNED_DATA_VERSION = "0.1.0"  # the `version` authsign's SignedHash model carries
 CDX_LINES_PER_BLOCK = 1024  # as py-wacz and archiveweb.page
+COPY_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -187,25 +198,28 @@ def _write(
                           "hash": f"sha256:{sha}", "bytes": size})
 
     def add_bytes(zf: zipfile.ZipFile, name: str, data: bytes, stored: bool = False) -> None:
-        info = zipfile.ZipInfo(name, date_time=_zip_time())
-        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        zf.writestr(info, data)
+        with _member(zf, name, len(data), stored) as dst:
+            dst.write(data)
         record(name, hashlib.sha256(data).hexdigest(), len(data))
 
     with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
         for warc, m in chosen:
             name = f"archive/{warc.name}"
-            info = zipfile.ZipInfo.from_file(warc, name)
-            info.compress_type = zipfile.ZIP_STORED
+            expected = m.statement.get("size")
+            if not isinstance(expected, int) or expected < 0:
+                raise InputError(f"{m.path}: the signed manifest gives no size for {warc.name}")
+            mtime = dt.datetime.fromtimestamp(warc.stat().st_mtime, dt.UTC)
             h = hashlib.sha256()
             size = 0
-            with warc.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
-                while chunk := src.read(1024 * 1024):
+            # copy exactly the signed number of bytes, so the member's size (and with it the
+            # choice of ZIP64) is known before its header is written
+            with warc.open("rb") as src, _member(zf, name, expected, True, mtime) as dst:
+                while size < expected and (chunk := src.read(min(COPY_CHUNK, expected - size))):
                     h.update(chunk)
                     dst.write(chunk)
                     size += len(chunk)
-            signed_hash = m.statement.get("sha256")
-            if h.hexdigest() != signed_hash or size != m.statement.get("size"):
+                longer = bool(src.read(1))
+            if longer or size != expected or h.hexdigest() != m.statement.get("sha256"):
                 raise BewaarError(
                     f"{warc.name} no longer matches its signed manifest: it changed after "
                     f"capture. Nothing was packaged; run `bewaar verify {warc}`",
@@ -246,27 +260,71 @@ def _write(
         dp_bytes = json.dumps(datapackage, indent=2, ensure_ascii=False).encode("utf-8")
         digest = "sha256:" + hashlib.sha256(dp_bytes).hexdigest()
         signed, status, reason = signed_data(digest, created, identity, cfg, root)
-        dp_info = zipfile.ZipInfo("datapackage.json", date_time=_zip_time())
-        dp_info.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(dp_info, dp_bytes)
-        digest_info = zipfile.ZipInfo("datapackage-digest.json", date_time=_zip_time())
-        digest_info.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(
-            digest_info,
-            json.dumps({"path": "datapackage.json", "hash": digest, "signedData": signed}, indent=2),
-        )
+        with _member(zf, "datapackage.json", len(dp_bytes)) as dst:
+            dst.write(dp_bytes)
+        digest_bytes = json.dumps(
+            {"path": "datapackage.json", "hash": digest, "signedData": signed}, indent=2
+        ).encode("utf-8")
+        with _member(zf, "datapackage-digest.json", len(digest_bytes)) as dst:
+            dst.write(digest_bytes)
     return PackageOutcome(tmp, [w.name for w, _ in chosen], len(pages) - 1, status, reason)
 
 
-def _zip_time() -> tuple[int, int, int, int, int, int]:
-    return tuple(keys.utcnow().timetuple()[:6])  # type: ignore[return-value]
+def _member(
+    zf: zipfile.ZipFile, name: str, size: int, stored: bool = False, when: dt.datetime | None = None
+) -> IO[bytes]:
+    """A writer for one member of `size` bytes, with ZIP64 exactly when the member needs it.
+
+    `force_zip64` is decided here from the exact size, and the ZipInfo keeps `file_size` 0, so
+    zipfile does not guess ZIP64 from `file_size * 1.05` (a 1.95-2 GiB member would get a ZIP64
+    local header without the central-directory field wabac.js needs to find its data).
+    `zipfile.ZIP64_LIMIT` is read at call time: it is the limit zipfile itself applies to the
+    central directory, and the tests lower it to write ZIP64 members into small packages."""
+    t = (when or keys.utcnow()).astimezone(dt.UTC)
+    info = zipfile.ZipInfo(name, date_time=(max(t.year, 1980), *t.timetuple()[1:6]))
+    info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    # Deflated members are text held in memory; should one ever deflate to more than the limit
+    # while its input is under it, zipfile refuses loudly rather than writing a bad header.
+    return zf.open(info, "w", force_zip64=size > zipfile.ZIP64_LIMIT)
+
+
+class _Indexer(CDXJIndexer):
+    """cdxj-indexer, with JSON request bodies in POST/PUT keys written as the Request Body
+    Canonicalization spec and ReplayWeb.page write them (see signing/requestquery.py)."""
+
+    def _write_line(self, out: Any, index: dict[str, Any], record: Any, filename: str) -> None:
+        req = getattr(record, "req", None)
+        method = getattr(record, "method", None)
+        if req is not None and method in ("POST", "PUT"):
+            query = _json_request_query(Path(filename), req.file_offset)
+            if query is not None:
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                key = f"{url}{'&' if '?' in url else '?'}__wb_method={method}"
+                record.requestBody = query
+                record.urlkey = self.get_url_key(key + (f"&{query}" if query else ""))
+        super()._write_line(out, index, record, filename)
+
+
+def _json_request_query(warc: Path, offset: int) -> str | None:
+    """The spec's query of the JSON request record at `offset`, read again from the WARC: by
+    the time its response is indexed, cdxj-indexer has let go of the request's body."""
+    with warc.open("rb") as fh:
+        fh.seek(offset)
+        req = next(iter(ArchiveIterator(fh)), None)
+        if req is None or req.http_headers is None:
+            return None
+        ctype = (req.http_headers.get_header("Content-Type") or "").lower()
+        if not ctype.startswith(("application/json", "text/plain")):
+            return None
+        return requestquery.json_query(req.content_stream().read())
 
 
 def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
     """ZipNum CDXJ (index.cdx.gz + index.idx) made by cdxj-indexer, as py-wacz makes it."""
     idx_text = io.StringIO()
     cdx = io.BytesIO()
-    indexer = CDXJIndexer(
+    indexer = _Indexer(
         idx_text,
         [str(w) for w in warcs],
         sort=True,

@@ -121,3 +121,9 @@ def chromium_browser() -> Iterator[Any]:
 @pytest.fixture
 def browser(chromium_browser: Any) -> Any:
     return chromium_browser
+
+
+# Session fixtures kept in their own modules, available to every test package:
+# one crawl of the example social site, and ReplayWeb.page for replaying packages.
+from tests.replaywebpage import replaywebpage  # noqa: E402, F401
+from tests.social_crawl import social_crawl  # noqa: E402, F401
