@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bewaar import environment
     from bewaar.app import crawl, demo, serve, watch
+    from bewaar.app.export import cli as export_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     signing_cli.register(sub)
     catalog_cli.register(sub)
     watch.register(sub)
+    export_cli.register(sub)
     environment.register(sub)
     demo.register(sub)
     return parser
