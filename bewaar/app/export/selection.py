@@ -256,12 +256,14 @@ def _apply(sel: Selection, access: Access) -> None:
         for item in items:
             d = access.decide(item)
             item.decision = d
-            entry = {"key": item.key, "url": item.url, "account": item.account, "reason": d.reason}
+            entry = {"key": item.key, "url": item.url, "account": item.account, "reason": d.reason,
+                     "post": item.post["id"]}  # fmt: skip
             if d.action == LEAVE_OUT:
                 sel.left_out.append(entry)
                 for sub in item.walk()[1:]:
                     sel.left_out.append({"key": sub.key, "url": sub.url, "account": sub.account,
-                                         "reason": f"reply under a left-out post ({d.reason})"})  # fmt: skip
+                                         "reason": f"reply under a left-out post ({d.reason})",
+                                         "post": sub.post["id"]})  # fmt: skip
                 continue
             if d.action == REDACT:
                 sel.redacted.append(entry)
