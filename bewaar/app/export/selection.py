@@ -61,9 +61,12 @@ class Request:
     versions: Literal["latest", "all"] = "latest"
     with_replies: bool = False
     requested_by: str = ""  # who asked (for the manifest; access control fills it)
+    filter: cq.PostFilter | None = None  # the overview's own filter, as its search form set it
 
     def describe(self) -> dict[str, Any]:
-        return {
+        extra = {"overview_filter": {k: v for k, v in vars(self.filter).items() if v not in (None, "", [], False)
+                                     and k != "page"}} if self.filter else {}  # fmt: skip
+        return extra | {
             "accounts": self.accounts, "posts": self.posts, "query": self.query,
             "collection": self.collection, "from": self.date_from, "to": self.date_to,
             "versions": self.versions, "with_replies": self.with_replies,
@@ -166,6 +169,8 @@ def connect(catalog: Path) -> sqlite3.Connection:
 
 def post_filter(con: sqlite3.Connection, req: Request) -> cq.PostFilter:
     """The overview's filter for this request; unknown accounts or post URLs are bad input."""
+    if req.filter is not None:  # an export of an overview search result: that very filter
+        return req.filter
     if not (req.accounts or req.posts or req.query.strip() or req.collection):
         raise InputError("say what to export: --account, --post, --query and/or --collection")
     f = cq.PostFilter(
