@@ -153,6 +153,7 @@ class RecordStore:
         self._originals: dict[str, dict[str, tuple[str, int, int]]] = {}
         self._manifests: dict[Path, smanifest.Manifest | None] = {}
         self._entries: dict[Path, dict[int, list[Any]]] = {}
+        self._scanned: dict[Path, dict[str, RecordRef]] = {}
 
     def warc_path(self, collection: str, name: str) -> Path:
         return self.root.collection(collection).archive / name
@@ -241,18 +242,35 @@ class RecordStore:
                 left -= len(chunk)
 
     def original(self, revisit: RecordRef) -> RecordRef | None:
-        """The response a revisit refers to, by payload digest and URI, from the collection's
-        CDXJ index (the crawler's dedup points revisits at the first response with that
-        payload in the collection)."""
+        """The response a revisit refers to: by payload digest through the collection's CDXJ
+        index (the crawler's dedup points revisits at the first response with that payload in
+        the collection); where the index does not have it (not yet indexed), by reading the
+        revisit's own file and then the collection's other files."""
         coll = revisit.warc.parent.parent.name
         index = self._originals.get(coll)
         if index is None:
             index = self._originals[coll] = self._load_index(coll)
         digest = revisit.payload_digest.partition(":")[2].upper()
         loc = index.get(digest)
-        if loc is None:
-            return None
-        return self.record(self.warc_path(coll, loc[0]), loc[1])
+        if loc is not None:
+            return self.record(self.warc_path(coll, loc[0]), loc[1])
+        files = [revisit.warc] + [w for w in self.root.collection(coll).warcs() if w != revisit.warc]
+        for warc in files:
+            found = self._file_originals(warc).get(digest)
+            if found is not None:
+                return found
+        return None
+
+    def _file_originals(self, warc: Path) -> dict[str, RecordRef]:
+        """digest -> the first 200 response with that payload in one file (read once)."""
+        if warc not in self._scanned:
+            found: dict[str, RecordRef] = {}
+            for ref in self.read_range(warc, 0, warc.stat().st_size):
+                d = ref.payload_digest.partition(":")[2].upper()
+                if ref.type == "response" and ref.http_status == 200 and d and d not in found:
+                    found[d] = ref
+            self._scanned[warc] = found
+        return self._scanned[warc]
 
     def _load_index(self, coll: str) -> dict[str, tuple[str, int, int]]:
         """digest -> (file, offset, length) of the first 200 response with that payload."""

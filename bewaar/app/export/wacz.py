@@ -99,8 +99,10 @@ class WaczExporter:
     def _plan(self, job: ExportJob, res: Written) -> _Plan:
         plan = _Plan()
         sel = job.selection
-        withheld = {e["key"]: e for e in sel.redacted + sel.left_out}
-        withheld_rows = {int(e["post"]) for e in sel.redacted + sel.left_out if e.get("post") is not None}
+        withheld = {e["key"] for e in sel.redacted + sel.left_out}
+        withheld_ids = {
+            (i.post["platform"], str(i.post["post_id"])) for i in sel.all_items() if i.key in withheld
+        } | self._left_out_ids(job)
         seen: set[int] = set()
         for item in sel.all_items():
             for v in item.versions:
@@ -110,13 +112,11 @@ class WaczExporter:
                 seen.add(page["id"])
                 if item.key in withheld:
                     continue
-                shown = {r[0] for r in job.con.execute("SELECT DISTINCT post FROM post_sightings WHERE page = ?",
-                                                       (page["id"],))}  # fmt: skip
-                if shown & withheld_rows:
+                pr = job.store.page(page)
+                if withheld_ids and self._shows(job, pr) & withheld_ids:
                     res.notes.append(f"wacz: page {page['url']} ({page['captured_at']}) left out: it also shows "
                                      "a post withheld from this export")  # fmt: skip
                     continue
-                pr = job.store.page(page)
                 plan.pages.append(pr)
                 for ref in pr.records:
                     self._add(job, plan, ref)
@@ -128,6 +128,28 @@ class WaczExporter:
                         else:
                             self._add(job, plan, orig)
         return plan
+
+    @staticmethod
+    def _left_out_ids(job: ExportJob) -> set[tuple[str, str]]:
+        keys = [e["post"] for e in job.selection.left_out if e.get("post") is not None]
+        if not keys:
+            return set()
+        rows = job.con.execute(
+            f"SELECT a.platform, p.post_id FROM posts p JOIN accounts a ON a.id = p.account"
+            f" WHERE p.id IN ({','.join('?' * len(keys))})", keys)  # fmt: skip
+        return {(r[0], str(r[1])) for r in rows}
+
+    @staticmethod
+    def _shows(job: ExportJob, pr: PageRecords) -> set[tuple[str, str]]:
+        """(platform, post id) of every post the page's information objects name."""
+        ref = pr.objects
+        data = job.store.payload(ref) if ref is not None else None
+        try:
+            objects = json.loads(data) if data else []
+        except ValueError:
+            objects = []
+        return {(str(o.get("platform")), str(o.get("id"))) for o in objects
+                if isinstance(o, dict) and o.get("type") == "post"}  # fmt: skip
 
     @staticmethod
     def _add(job: ExportJob, plan: _Plan, ref: RecordRef) -> None:
