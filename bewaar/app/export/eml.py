@@ -26,6 +26,9 @@ from bewaar.timeutil import parse_iso
 
 MAX_ATTACHMENT = 50 * 1024 * 1024  # larger media are named (with sha256), not attached
 SUBJECT_WORDS = 78
+# CRLF line ends; header lines up to RFC 5322's hard limit, so that URLs and record ids in the
+# X-Bewaar-* headers stay on one line (folding them makes some readers keep a leading space)
+POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def message_id(item: Item) -> str:
@@ -63,14 +66,14 @@ class EmlExporter:
         for n, item in enumerate(items, 1):
             path = job.out / "eml" / safe_name(item.account) / f"{item.key}.eml"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(self.message(job, item, res).as_bytes(policy=email.policy.SMTP))
+            path.write_bytes(self.message(job, item, res).as_bytes(policy=POLICY))
             res.paths.append(path)
             if n % 100 == 0 or n == len(items):
                 job.progress(f"eml: {n}/{len(items)} messages")
         return res
 
     def message(self, job: ExportJob, item: Item, res: Written) -> EmailMessage:
-        msg = EmailMessage(policy=email.policy.SMTP)
+        msg = EmailMessage(policy=POLICY)
         msg["From"] = sender(item)
         when = item.published
         msg["Date"] = email.utils.format_datetime(parse_iso(when or item.latest["captured_at"]))

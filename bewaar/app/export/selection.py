@@ -64,8 +64,9 @@ class Request:
     filter: cq.PostFilter | None = None  # the overview's own filter, as its search form set it
 
     def describe(self) -> dict[str, Any]:
-        extra = {"overview_filter": {k: v for k, v in vars(self.filter).items() if v not in (None, "", [], False)
-                                     and k != "page"}} if self.filter else {}  # fmt: skip
+        default = vars(cq.PostFilter())
+        extra = {"overview_filter": {k: v for k, v in vars(self.filter).items() if v != default[k] and k != "page"}
+                 } if self.filter else {}  # fmt: skip
         return extra | {
             "accounts": self.accounts, "posts": self.posts, "query": self.query,
             "collection": self.collection, "from": self.date_from, "to": self.date_to,
