@@ -191,6 +191,7 @@ def test_pdf_is_pdfa_with_bookmarks_fonts_and_searchable_text(exported: Exported
         if item["platform"] == "mastodon" and not item["reply_to"]:
             assert item["url"] in text.replace("\n", "")
     assert "Ministerie van BZK" in text and "sha256:" in text
+    assert "[U+1F4C4]" in text  # 📄 has no glyph in the embedded font: written out, never .notdef
 
 
 # --------------------------------------------------------------------------- HTML

@@ -78,7 +78,7 @@ def _xmp(title: str, created: str, subject: str) -> str:
 
 def _para(pdf: Any, h: float, text: str, **kw: Any) -> None:
     """A paragraph across the text width; the next one starts at the left margin."""
-    pdf.multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT", **kw)
+    pdf.multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT", align="L", **kw)
 
 
 def find_fonts() -> dict[tuple[str, str], Path]:
@@ -107,10 +107,11 @@ def find_fonts() -> dict[tuple[str, str], Path]:
 class Glyphs:
     """Which characters the embedded font can show; others become [U+XXXX]."""
 
-    def __init__(self, font: Path) -> None:
+    def __init__(self, *fonts: Path) -> None:
         from fontTools.ttLib import TTFont
 
-        self.cmap = set(TTFont(str(font), lazy=True).getBestCmap())
+        cmaps = [set(TTFont(str(f), lazy=True).getBestCmap()) for f in fonts]
+        self.cmap = set.intersection(*cmaps)  # what every font used for the same text can show
 
     def clean(self, text: str) -> str:
         out = []
@@ -158,7 +159,7 @@ def _jpeg(data: bytes, max_px: int = MAX_IMAGE_PX) -> tuple[bytes, int, int] | N
         img = bg
     else:
         img = img.convert("RGB")
-    img.thumbnail((max_px, max_px))
+    img.thumbnail((max_px, max_px), Image.Resampling.BILINEAR, reducing_gap=2.0)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=82, optimize=True)
     return buf.getvalue(), img.width, img.height
@@ -171,7 +172,8 @@ class PdfExporter:
     def write(self, job: ExportJob) -> Written:
         res = Written(self.name)
         fonts = find_fonts()
-        glyphs = Glyphs(fonts[("sans", "")])
+        glyphs = Glyphs(fonts[("sans", "")], fonts[("sans", "B")])
+        self.mono = Glyphs(fonts[("mono", "")])
         items = job.selection.all_items()
         parts: list[_Part] = []
         page_base = 0
@@ -344,7 +346,10 @@ class PdfExporter:
         if pdf.get_y() + height + 8 > pdf.h - pdf.b_margin:
             pdf.add_page()
         pdf.ln(2)
+        x, y = pdf.get_x(), pdf.get_y()
         pdf.image(io.BytesIO(jpeg), w=width, h=height)
+        pdf.set_draw_color(160, 160, 160)
+        pdf.rect(x, y, width, height)  # a white page's screenshot still shows where it ends
         _para(pdf, 4.5, caption, wrapmode="CHAR")
 
     def _evidence(self, pdf: Any, job: ExportJob, item: Item, glyphs: Glyphs, char_wrap: Any) -> None:
@@ -363,8 +368,13 @@ class PdfExporter:
                 lines.append(f"    {r['id']}  sha256:{r['sha256'] or '-'}  ({signed})")
             lines.append(f"Handtekening / signature: {cap['signature']}")
         lines.append(f"Ledger: {facts['ledger'] or 'geen ledger in dit archief / no ledger in this archive'}")
+        # monospace: wrapped here by character count, which is exact for a fixed-width font and
+        # spares fpdf2's per-character line breaking (most of the PDF's time on long hashes)
+        per_line = max(20, int(pdf.epw / pdf.get_string_width("0")) - 1)
         for line in lines:
-            _para(pdf, 3.6, glyphs.clean(line), wrapmode=char_wrap)
+            text = self.mono.clean(line)
+            for start in range(0, max(len(text), 1), per_line):
+                pdf.cell(pdf.epw, 3.6, text[start : start + per_line], new_x="LMARGIN", new_y="NEXT")
 
     # -- joining the parts ------------------------------------------------------------------
     @staticmethod

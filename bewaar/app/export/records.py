@@ -53,8 +53,10 @@ class RecordRef:
 
     @property
     def sha256_hex(self) -> str:
-        """The payload's sha256 in hex (WARC digests are base32)."""
-        return digest_hex(self.payload_digest or self.block_digest)
+        """The payload's sha256 in hex (WARC digests are base32); for records whose payload
+        digest is not sha256 (warcio adds sha1 to metadata records) the block's, which for
+        those records covers the same bytes."""
+        return digest_hex(self.payload_digest) or digest_hex(self.block_digest)
 
 
 def digest_hex(value: str) -> str:

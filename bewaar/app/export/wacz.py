@@ -54,7 +54,7 @@ class _Copy:
 
 @dataclass
 class _Plan:
-    pages: list[PageRecords] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)  # catalog page rows
     copies: dict[tuple[Path, int], _Copy] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
 
@@ -84,7 +84,7 @@ class WaczExporter:
 
         for w in warcs:
             api.sign_warc(w, job.root, cfg)
-        self._pages(plan, warcs[0].name, coll.pages_file)
+        self._pages(plan, coll.pages_file)
         out = job.out / "export.wacz"
         job.progress(f"wacz: {len(plan.pages)} page(s), {len(plan.copies)} record(s) in {len(warcs)} WARC file(s); signing")
         r = package_writer.package(stage, cfg, STAGE_COLLECTION, out, title=job.title)
@@ -117,7 +117,7 @@ class WaczExporter:
                     res.notes.append(f"wacz: page {page['url']} ({page['captured_at']}) left out: it also shows "
                                      "a post withheld from this export")  # fmt: skip
                     continue
-                plan.pages.append(pr)
+                plan.pages.append(pr.page)
                 for ref in pr.records:
                     self._add(job, plan, ref)
                     if ref.type == "revisit":
@@ -220,10 +220,9 @@ class WaczExporter:
         writer.write_record(rec)
 
     @staticmethod
-    def _pages(plan: _Plan, warc_name: str, pages_file: Path) -> None:
+    def _pages(plan: _Plan, pages_file: Path) -> None:
         lines = [json.dumps(PAGES_HEADER)]
-        for pr in plan.pages:
-            p = pr.page
+        for p in plan.pages:
             entry: dict[str, Any] = {
                 "url": p["url"], "ts": p["captured_at"],
                 "id": hashlib.sha256(f"{p['crawl_id']} {p['url']} {p['captured_at']}".encode()).hexdigest()[:32],
