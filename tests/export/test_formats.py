@@ -148,6 +148,11 @@ def test_wacz_replays_the_selected_post_in_replaywebpage(exported: Exported, acc
         with ReplayWebPage(context) as rwp:
             name = rwp.add(exported.out / "export.wacz")
             page, frame, failed = rwp.open(name, url)
+            if "Archived Page Not Found" in frame.inner_text("body"):
+                raise AssertionError(
+                    "ReplayWeb.page finds nothing in the package: wabac.js misreads WARC members "
+                    "whose ZIP64 field is only in the local header, as signing/wacz.py's writer "
+                    "writes them until the ZIP64 fix (the ReplayWeb.page branch) is merged")
             frame.wait_for_function("t => document.body && document.body.innerText.includes(t)",
                                     arg=post.text.split()[0], timeout=30000)  # fmt: skip
             assert post.text.split("#")[0].strip()[:20] in frame.inner_text("body")
