@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench test-tools
 
 install: $(STAMP)
 
@@ -21,7 +21,18 @@ $(STAMP): pyproject.toml bewaar/environment.py
 demo: install
 	$(BIN)/bewaar demo
 
-test: install
+# Test tools from outside PyPI: Apache PDFBox Preflight (the export's PDF/A check) from
+# Debian. (ReplayWeb.page, which the tests also use, is installed by `bewaar setup`.)
+TOOLS := $(VENV)/.test-tools
+test-tools: $(TOOLS)
+$(TOOLS): $(STAMP)
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq libpdfbox2-java libactivation-java libjaxb-api-java default-jre-headless >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq libpdfbox2-java libactivation-java libjaxb-api-java default-jre-headless >/dev/null; }; \
+	fi
+	touch $@
+
+test: install $(TOOLS)
 	$(BIN)/python -m pytest
 
 lint: install

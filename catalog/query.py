@@ -131,6 +131,7 @@ class PostFilter:
     date_of: str = "published"  # published | captured | changed
     replies: bool = False
     post_ids: list[int] = field(default_factory=list)  # catalog row ids
+    collection: str | None = None
     page: int = 1
 
 
@@ -297,6 +298,9 @@ def search_posts(
     if f.platform:
         where.append("a.platform = ?")
         args.append(f.platform)
+    if f.collection:
+        where.append("a.collection = ?")
+        args.append(f.collection)
     lo = f.date_from + "T00:00:00Z" if f.date_from else None
     hi = _day_after(f.date_to)
     change_cond, change_args = [], []
@@ -609,3 +613,116 @@ def _describe(con: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     if r["type"] == "restored":
         out["was"] = detail.get("was")
     return out
+
+
+# --------------------------------------------------------------------------- exports
+# An export selects with search_posts (the overview's own query); these read what it then
+# needs per post: every version with the page (WARC location) it is best replayed from.
+
+
+def find_accounts(con: sqlite3.Connection, names: list[str]) -> tuple[list[int], list[str]]:
+    """Account ids for names as users write them ("mastodon:minbzk@social.example",
+    "x:@MinBZK", "x:minbzk", a site's host), and the names that match no account."""
+    ids: list[int] = []
+    unknown: list[str] = []
+    for name in names:
+        platform, _, handle = name.strip().partition(":")
+        if not handle:  # a site's host, or a handle on any platform
+            platform, handle = "", platform
+        h = handle.strip().lstrip("@").lower()
+        found = [
+            r["id"]
+            for r in con.execute(
+                "SELECT id FROM accounts WHERE (? = '' OR platform = ?) AND (lower(handle) = ?"
+                " OR lower(name) = ? OR lower(name) = ? OR lower(handle) LIKE ? ESCAPE '\\')"
+                " ORDER BY id",
+                (platform.lower(), platform.lower(), h, h, f"{platform.lower()}:{h}",
+                 h.replace("%", "\\%").replace("_", "\\_") + "@%"),
+            )
+        ]  # fmt: skip
+        if found:
+            ids += [i for i in found if i not in ids]
+        else:
+            unknown.append(name)
+    return ids, unknown
+
+
+def find_posts(con: sqlite3.Connection, urls: list[str]) -> tuple[list[int], list[str]]:
+    """Post ids for post URLs (the canonical URL, or a captured post page), and the URLs that
+    match no post."""
+    ids: list[int] = []
+    unknown: list[str] = []
+    for url in urls:
+        row = con.execute("SELECT id FROM posts WHERE url = ? ORDER BY id LIMIT 1", (url,)).fetchone()
+        if row is None:
+            row = con.execute(
+                "SELECT s.post AS id FROM post_sightings s JOIN pages pg ON pg.id = s.page"
+                " WHERE pg.url = ? AND s.source = 'post' ORDER BY s.captured_at LIMIT 1",
+                (url,),
+            ).fetchone()
+        if row is None:
+            unknown.append(url)
+        elif row["id"] not in ids:
+            ids.append(row["id"])
+    return ids, unknown
+
+
+def page_row(con: sqlite3.Connection, page_id: int) -> dict[str, Any] | None:
+    """A captured page with its crawl and collection: where its records are."""
+    r = con.execute(
+        "SELECT pg.*, c.crawl_id, c.collection FROM pages pg JOIN crawls c ON c.id = pg.crawl"
+        " WHERE pg.id = ?",
+        (page_id,),
+    ).fetchone()
+    return dict(r) if r else None
+
+
+def warc_page_bounds(con: sqlite3.Connection, collection: str, warc: str) -> list[tuple[int, int]]:
+    """(offset, length) of every page-info record in one WARC file, in file order: a page's
+    records run from the end of the page before it to the end of its own page-info record."""
+    return [
+        (r["offset"], r["length"])
+        for r in con.execute(
+            "SELECT pg.offset, pg.length FROM pages pg JOIN crawls c ON c.id = pg.crawl"
+            " WHERE c.collection = ? AND pg.warc = ? ORDER BY pg.offset",
+            (collection, warc),
+        )
+    ]
+
+
+def export_post(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
+    """One post as an export needs it: the account, every version (newest first) with its
+    information object and the page it is best replayed from, the changes and re-checks,
+    and the ids of its replies."""
+    found = post_detail(con, post_id)
+    if found is None:
+        return None
+    p = found["p"]
+    acc = con.execute("SELECT handle, profile_url FROM accounts WHERE id = ?", (p["account"],)).fetchone()
+    p["handle"], p["profile_url"] = acc["handle"], acc["profile_url"]
+    for v, row in zip(
+        found["versions"],
+        con.execute("SELECT id, page, object FROM post_versions WHERE post = ? ORDER BY seq DESC", (post_id,)),
+        strict=True,
+    ):
+        own = con.execute(
+            "SELECT s.page FROM post_sightings s WHERE s.version = ? AND s.source = 'post'"
+            " ORDER BY s.captured_at LIMIT 1",
+            (row["id"],),
+        ).fetchone()
+        v["page"] = page_row(con, own["page"] if own else row["page"])
+        v["object"] = json.loads(row["object"] or "{}")
+    found["reply_ids"] = [
+        r["id"]
+        for r in con.execute(
+            "SELECT id FROM posts WHERE account = ? AND reply_to = ?"
+            " ORDER BY coalesce(published_at, first_seen), id",
+            (p["account"], p["post_id"]),
+        )
+    ]
+    if p["reply_to"]:
+        parent = con.execute(
+            "SELECT id, url FROM posts WHERE account = ? AND post_id = ?", (p["account"], p["reply_to"])
+        ).fetchone()
+        p["parent"] = dict(parent) if parent else None
+    return found

@@ -81,14 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_sign)
 
     # ---------------------------------------------------------------- package
-    p = sub.add_parser("package", help="write a signed WACZ 1.1.1 package of a collection")
-    _root_arg(p)
-    p.add_argument("collection", help="collection name")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.wacz")
-    p.add_argument("--from", dest="date_from", metavar="DATE", help="only WARCs/pages captured from DATE (YYYY-MM-DD)")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="only WARCs/pages captured up to DATE")
-    p.add_argument("--title", help="package title (default: the collection name)")
-    p.set_defaults(func=cmd_package)
+    # `bewaar package` is registered by the application layer (bewaar/app/package.py), which
+    # checks the root's access restrictions first, with add_package_arguments and cmd_package.
 
     # ---------------------------------------------------------------- verify
     v = sub.add_parser(
@@ -280,6 +274,15 @@ def _sign_all(
 
 
 # --------------------------------------------------------------------------- package
+
+
+def add_package_arguments(p: argparse.ArgumentParser) -> None:
+    _root_arg(p)
+    p.add_argument("collection", help="collection name")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.wacz")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="only WARCs/pages captured from DATE (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="only WARCs/pages captured up to DATE")
+    p.add_argument("--title", help="package title (default: the collection name)")
 
 
 def cmd_package(args: argparse.Namespace) -> int:

@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
-    from bewaar.app import crawl, demo, serve, view, watch
+    from bewaar.app import crawl, demo, package, serve, view, watch
     from bewaar.app.access import cli as access_cli
+    from bewaar.app.export import cli as export_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
@@ -41,8 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     replay_cli.register(sub)
     signing_cli.register(sub)
+    package.register(sub)
     catalog_cli.register(sub)
     watch.register(sub)
+    export_cli.register(sub)
     environment.register(sub)
     view.register(sub)
     demo.register(sub)

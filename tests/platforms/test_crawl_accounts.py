@@ -14,7 +14,6 @@ import re
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,43 +23,20 @@ from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.objects import SCHEMA_FILE, validate_object
 from bewaar.sites.platforms import SITES
-from tests.conftest import Replay, make_root, run_bewaar, write_seeds
+from tests.conftest import MAX_POSTS, Replay, make_root, run_bewaar, seed_for, write_seeds
 from tests.pagecheck import open_page
 
 pytestmark = pytest.mark.slow
-MAX_POSTS = 6  # every post of a fixture account: the older ones carry the media
 # bewaar qa: the platform pages replay at 0.94 or more; a page that loses its post, its media
 # or its comments, or shows another post's, falls below this
 QA_MIN_SCORE = 0.85
 
 
-def seed_for(site: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "platform": site.platform,
-        "handle": site.handle_in_seed or site.account.handle,
-        "base_url": site.base_url,
-        "max_posts": MAX_POSTS,
-        **extra,
-    }
-
-
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("accounts")
-    sites = {name: cls() for name, cls in SITES.items()}
-    for s in sites.values():
-        s.start()
-    try:
-        root = make_root(tmp / "root")
-        seeds = write_seeds(
-            tmp / "seeds.yaml",
-            {"collection": "accounts", "seeds": [seed_for(s) for s in sites.values()]},
-        )
-        proc = run_bewaar("crawl", str(seeds), "--root", str(root))
-        yield {"sites": sites, "root": root, "proc": proc}
-    finally:
-        for s in sites.values():
-            s.stop()
+def crawled(accounts_crawl: dict[str, Any]) -> dict[str, Any]:
+    """The session's crawl of one account on each platform (tests/conftest.py), which the
+    export tests read too."""
+    return accounts_crawl
 
 
 def _objects(root: Path, collection: str) -> list[dict[str, Any]]:
