@@ -347,15 +347,17 @@ def added_event(warc: Path, existing: bool = False) -> dict[str, Any]:
 
 
 def update(collection_dir: Path, signer: Signer, new: list[Path] | None = None,
-           extra: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+           extra: list[dict[str, Any]] | None = None,
+           skip: set[str] | None = None) -> dict[str, Any] | None:
     """Start the ledger if the collection has none (from what is present, marked as such),
     add every signed WARC it does not list yet, and any `extra` events; one seal. `new` are the
-    files the caller just wrote (a crawl's): those are never "existing". Returns the seal's
-    position, or None when there was nothing to add."""
+    files the caller just wrote (a crawl's): those are never "existing"; `skip` are files the
+    `extra` events bring in themselves (a rewrite's new files). Returns the seal's position, or
+    None when there was nothing to add."""
     collection_dir = Path(collection_dir)
     lines = load(collection_dir)
     fresh = {p.name for p in (new or [])}
-    present = signed_warcs(collection_dir)
+    present = [p for p in signed_warcs(collection_dir) if p.name not in (skip or set())]
     events: list[dict[str, Any]] = []
     starting = not lines
     from_existing = starting and any(p.name not in fresh for p in present)

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from bewaar.errors import InputError
 from bewaar.model import SIGNATURE_SUFFIX
 from signing import keys, parallelscan, warcscan
-from signing.ledger import LEDGER_DIR, LEDGER_FILE, MAX_LEDGER, RECORDS_DIR
+from signing.ledger import LEDGER_DIR, LEDGER_FILE, MAX_LEDGER
 from signing.manifest import Manifest, ManifestError
 from signing.policy import Policy
 from signing.report import FAIL, PASS, SKIP, UNSIGNED, WARN, PageSeen, Subject
@@ -576,7 +576,7 @@ def _check_ledger(package: Subject, z: SafeZip, members: _Members, policy: Polic
         data = z.read_small(member, MAX_LEDGER)
         records = {
             n.rsplit("/", 1)[-1][: -len(".json")]: z.read_small(n, MAX_JSON)
-            for n in z.names() if n.startswith(f"{LEDGER_DIR}/{RECORDS_DIR}/") and n.endswith(".json")
+            for n in z.names() if n.startswith(f"{LEDGER_DIR}/") and n.endswith(".json")
         }
     except (InputError, zipfile.BadZipFile, OSError, EOFError) as e:
         package.add(6, FAIL, f"{member} cannot be read ({e})")

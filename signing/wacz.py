@@ -3,7 +3,7 @@
 Layout: archive/*.warc.gz (stored, never recompressed), indexes/index.cdx.gz + index.idx (ZipNum
 CDXJ from cdxj-indexer), pages/pages.jsonl, signatures/*.sig.json (each WARC's capture-time
 manifest, so the package keeps the earlier proof), ledger/ledger.jsonl and
-ledger/records/*.json (the collection's ledger and its destruction and redaction records, so
+ledger/*.json (the collection's ledger and its destruction and redaction records, so
 lawful removals stay provable in the package), datapackage.json, datapackage-digest.json.
 
 datapackage-digest.json carries `signedData` exactly as authsign's Verifier reads it:
@@ -276,7 +276,8 @@ def _ledger_members(collection_dir: Path) -> list[tuple[str, bytes]]:
         out = [(f"{ledger.LEDGER_DIR}/{ledger.LEDGER_FILE}", lfile.read_bytes())]
         rdir = ledger.records_dir(collection_dir)
         for p in sorted(rdir.glob("*.json")) if rdir.is_dir() else []:
-            out.append((f"{ledger.LEDGER_DIR}/{ledger.RECORDS_DIR}/{p.name}", p.read_bytes()))
+            # ledger/ID.json, not ledger/records/ID.json: WACZ tools (py-wacz) read two levels
+            out.append((f"{ledger.LEDGER_DIR}/{p.name}", p.read_bytes()))
     return out
 
 

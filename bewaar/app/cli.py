@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bewaar import environment
     from bewaar.app import crawl, demo, serve, watch
     from bewaar.app.access import cli as access_cli
+    from bewaar.app.records import cli as records_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     environment.register(sub)
     demo.register(sub)
     access_cli.register(sub)
+    records_cli.register(sub)
     return parser
 
 
