@@ -41,7 +41,7 @@ from warcio.warcwriter import WARCWriter
 from bewaar.model import OBJECTS_URN, PAGEINFO_URN, SCREENSHOT_URN, WARC_SUFFIX
 
 from .content import FileMap, Page, Rec, read_record
-from .edit import Posts, Target, edit_html, edit_json, residue, url_names
+from .edit import Posts, Target, edit_html, edit_json, host_of, residue, url_names
 
 REDACTED_HEADER = "WARC-Bewaar-Redacted"  # as the crawler marks what it redacts at write time
 MATERIALISED_HEADER = "WARC-Bewaar-Materialised"
@@ -207,17 +207,19 @@ class Planner:
                    for t in targets):
             return None
         mime = r.mime.lower()
+        host = host_of(r.uri.split(":", 2)[2] if r.uri.startswith("urn:") else r.uri)
         ed = None
         if "json" in mime or r.uri.startswith((OBJECTS_URN, PAGEINFO_URN)):
-            ed = edit_json(data, targets, self.posts, indent=1 if r.uri.startswith("urn:") else None)
+            ed = edit_json(data, targets, self.posts, host,
+                           indent=1 if r.uri.startswith("urn:") else None)
         elif "html" in mime:
-            ed = edit_html(data, targets, self.posts)
+            ed = edit_html(data, targets, self.posts, host)
         if ed is None:
-            left = residue(data, targets)
+            left = residue(data, targets, host)
             return Action("drop", f"it {left} and cannot be edited") if left else None
         if ed.data is None:
             return Action("drop", f"it {ed.why}")
-        left = residue(ed.data, targets)
+        left = residue(ed.data, targets, host)
         if left:
             return Action("drop", f"after editing it {left}")
         if r.type == "revisit":
