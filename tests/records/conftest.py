@@ -48,7 +48,7 @@ class Life:
     def coll(self) -> Path:
         return self.root / "collections" / "gov"
 
-    def bewaar(self, *args: str, now: str | None = None) -> "object":
+    def bewaar(self, *args: str, now: str | None = None) -> object:
         import os
         import subprocess
 
