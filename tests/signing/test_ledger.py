@@ -118,3 +118,20 @@ def test_package_carries_the_ledger(signed: Setup, tmp_path: Path) -> None:
     pkg = report["subjects"][0]
     (check,) = [c for c in pkg["checks"] if c["check"] == 6]
     assert check["status"] == "pass" and "2 file(s) in this package" in check["detail"]
+
+
+def test_a_pending_seal_is_proven_by_a_later_one(signed: Setup) -> None:
+    from signing import api
+
+    identity = api.load_identity(signed.root, signed.cfg)
+    ledger.update(signed.collection, ledger.Signer(identity, None))  # no TSA: pending
+    code, report, _ = verify(signed)
+    check = ledger_check(report)
+    assert code == 0 and check["status"] == "warn" and "timestamp is pending" in check["detail"]
+    p = run("ledger", "seal", "--root", str(signed.root), "c")
+    assert p.returncode == 0 and "sealed at line 5, timestamped" in p.stdout, p.stdout
+    code, report, _ = verify(signed)
+    assert code == 0 and report["outcome"] == "passed", ledger_check(report)
+    p = run("ledger", "show", "--root", str(signed.root), "c")
+    assert p.returncode == 0 and "started from the files then present" in p.stdout
+    assert "seal by 'Gemeente Testdorp archive', timestamp pending" in p.stdout

@@ -67,6 +67,7 @@ class Action:
     source: str = ""  # materialise: the original record's id; repoint: the new original's
     redacted: bool = False  # the payload had something taken out
     refers: tuple[str, str] = ("", "")  # repoint: the new original's URI and date
+    payload_at: tuple[Path, int] | None = None  # materialise: read the payload there when writing
 
 
 @dataclass
@@ -123,6 +124,7 @@ class Planner:
     # ------------------------------------------------------------------ payloads
 
     def payload(self, fm: FileMap, r: Rec) -> bytes:
+        """A text payload to judge (kept: several pages may show the same one)."""
         key = (fm.name, r.index)
         if key not in self._payloads:
             _rec, data = read_record(fm.path, r.offset)
@@ -262,10 +264,11 @@ class Planner:
                         f"{done.id} carries the payload now", None, done.id,
                         refers=(done.uri, done.date))
                     continue
-                data = how.payload if edited and how else self.payload(o.fm, o.rec)
                 plan.actions[r.index] = Action(
                     "materialise", f"its original {o.rec.id} in {o.fm.name} is "
-                    f"{'edited' if edited else 'removed'}", data, o.rec.id, redacted=edited)
+                    f"{'edited' if edited else 'removed'}", how.payload if edited and how else None,
+                    o.rec.id, redacted=edited,
+                    payload_at=None if edited else (o.fm.path, o.rec.offset))
                 if not edited:
                     first[(o.rec.id, r.digest or "")] = r
 
@@ -286,7 +289,10 @@ _DROP_HEADERS = ("content-length", "warc-block-digest", "warc-payload-digest")
 
 def _rebuilt(rec: Any, act: Action, record_id: str) -> bytes:
     """One new gzip member: the record with its new payload, its id, date and URI kept."""
-    body = act.payload or b""
+    if act.payload_at is not None:  # a payload made whole: read when written, one at a time
+        _orig, body = read_record(*act.payload_at)
+    else:
+        body = act.payload or b""
     headers = [(k, v) for k, v in rec.rec_headers.headers if k.lower() not in _DROP_HEADERS]
     rtype = rec.rec_type
     if act.action == "repoint":
