@@ -101,3 +101,40 @@ def test_plans_need_a_selection_and_a_reason(life: Life, tmp_path: Path) -> None
     assert not (tmp_path / "p.json").exists()
     p = life.bewaar("destroy", "execute", str(tmp_path / "missing.json"), "--approved-by", "x")
     assert p.returncode == 2 and "cannot read the plan" in p.stderr
+
+
+def test_plans_by_account_and_by_post(life: Life, tmp_path: Path) -> None:
+    p = life.bewaar("destroy", "plan", "gov", "--account", "x:MinBZK", "--reason",
+                    "account opgeheven, besluit 2026/77", "-o", str(tmp_path / "a.json"))
+    assert p.returncode == 0, p.stderr
+    plan = json.loads((tmp_path / "a.json").read_text())
+    (f,) = plan["files"]  # X was crawled in crawl 2 only, beside Mastodon
+    assert f["action"] == "rewrite" and f["pages_kept"] > 0
+    assert {pg["account"] for pg in f["pages_removed"]} == {"x:MinBZK"}
+    assert plan["reason"] == "account opgeheven, besluit 2026/77"
+
+    post = f"{life.mastodon}/@minbzk/1790000000000000004"
+    p = life.bewaar("destroy", "plan", "gov", "--post", post, "--reason", "r", "-o", str(tmp_path / "p.json"))
+    assert p.returncode == 0, p.stderr
+    plan = json.loads((tmp_path / "p.json").read_text())
+    assert {"id": "1790000000000000004", "url": post} in plan["objects"]
+    removed = {pg["url"] for f in plan["files"] for pg in f["pages_removed"]}
+    edited = {u for f in plan["files"] for u in f["pages_edited"]}
+    assert removed == {post} and f"{life.mastodon}/@minbzk" in edited  # the profile listed it
+
+
+def test_redact_one_record_by_id(life: Life) -> None:
+    from bewaar.app.records.content import scan_collection
+    from bewaar.model import Root
+
+    files = scan_collection(Root(life.root).collection("gov"))
+    shot = next(r for r in files[0].records if r.uri.startswith("urn:screenshot:"))
+    p = life.bewaar("redact", "gov", "--record", shot.id, "--reason", "beeldrecht")
+    assert p.returncode == 0, p.stderr
+    after = scan_collection(Root(life.root).collection("gov"))
+    assert shot.id not in {r.id for fm in after for r in fm.records}
+    assert len(after[0].records) == len(files[0].records) - 1
+    code, report = life.verify(str(life.coll))
+    assert code == 0 and report["outcome"] == "passed", report["first_failure"]
+    p = life.bewaar("redact", "gov", "--record", "<urn:uuid:nope>", "--reason", "x")
+    assert p.returncode == 2 and "no record <urn:uuid:nope>" in p.stderr
