@@ -12,7 +12,9 @@ Tests copy it (`life` fixture) and change the copy only; the clock is moved with
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +27,7 @@ from bewaar.sites.platforms import SITES
 from bewaar.timeutil import iso, parse_iso
 from signing import api
 from signing.tsa_server import LocalTSA
-from tests.conftest import make_root, run_bewaar, write_seeds
+from tests.conftest import BIN, make_root, run_bewaar, write_seeds
 
 LIST = "Selectielijst gemeenten en intergemeentelijke organen 2020"
 MASTODON_RULE = {"category": "1.1.4", "term": "1y", "from": "captured", "list": LIST}
@@ -48,12 +50,8 @@ class Life:
     def coll(self) -> Path:
         return self.root / "collections" / "gov"
 
-    def bewaar(self, *args: str, now: str | None = None) -> object:
-        import os
-        import subprocess
-
-        from tests.conftest import BIN
-
+    def bewaar(self, *args: str, now: str | None = None) -> subprocess.CompletedProcess[str]:
+        """The real command on this root; `now` moves its clock (BEWAAR_NOW)."""
         env = dict(os.environ)
         env.pop("BEWAAR_DEBUG", None)
         env.pop("BEWAAR_NOW", None)

@@ -86,6 +86,10 @@ def test_two_terms_destruction_planned_approved_and_verified(life: Life, tmp_pat
     assert p.returncode == 2 and "--approved-by" in p.stderr
     p = life.bewaar("destroy", "execute", str(tmp_path / "plan.json"), "--approved-by", "J. Jansen")
     assert p.returncode == 1 and "is not due now" in p.stderr and archive(life) == before
+    kept_copy = tmp_path / "backup"
+    kept_copy.mkdir()
+    for name in (before[0], before[0] + ".sig.json"):
+        (kept_copy / name).write_bytes((life.coll / "archive" / name).read_bytes())
     p = life.bewaar("destroy", "execute", str(tmp_path / "plan.json"), "--approved-by",
                     "J. Jansen, archivaris", "--by", "beheerder", now=later)
     assert p.returncode == 0, p.stderr
@@ -121,9 +125,19 @@ def test_two_terms_destruction_planned_approved_and_verified(life: Life, tmp_pat
     assert gone and {r["kind"] for r in gone} == {"destroyed"} and gone[0]["record"] == record.stem
     con.close()
 
-    # carried out once only; a package made now verifies and carries the record
+    # a destroyed file that comes back (from a backup, or a run stopped before it deleted it)
+    # fails verify, naming its record; the next run deletes it, and carries out a plan once only
+    for f in kept_copy.iterdir():
+        (life.coll / "archive" / f.name).write_bytes(f.read_bytes())
+    code, report = life.verify(str(life.coll))
+    assert code == 1 and f"{before[0]} is present although record {record.stem} removed it" in \
+        report["first_failure"]["detail"]
     p = life.bewaar("destroy", "execute", str(tmp_path / "plan.json"), "--approved-by", "x", now=later)
     assert p.returncode == 0 and "carried out already" in p.stdout
+    assert f"finished an earlier removal: deleted {before[0]}" in p.stdout
+    assert archive(life) == after and life.verify(str(life.coll))[0] == 0
+
+    # a package made now verifies and carries the record
     p = life.bewaar("package", "gov", "-o", str(tmp_path / "gov.wacz"))
     assert p.returncode == 0, p.stderr
     code, report = life.verify(str(tmp_path / "gov.wacz"))
@@ -232,6 +246,13 @@ def test_a_citizens_reply_is_redacted_at_their_request(life: Life, browser: Any)
     assert query.search_posts(con, query.PostFilter(q="initiatief", replies=True))[0] == []
     assert query.search_posts(con, query.PostFilter(q="Groningen", replies=True))[0]
     con.close()
+
+    # a package made afterwards verifies and shows the redaction as lawful
+    p = life.bewaar("package", "gov", "-o", str(life.root.parent / "gov.wacz"))
+    assert p.returncode == 0, p.stderr
+    code, report = life.verify(str(life.root.parent / "gov.wacz"))
+    assert code == 0 and report["outcome"] == "passed", report["first_failure"]
+    assert "lawful removal(s)" in ledger_check(report)["detail"]
 
     # replay shows the thread without the reply, with the other replies
     stamp = life.crawl1[0].replace("-", "").replace(":", "").replace("T", "").rstrip("Z")
