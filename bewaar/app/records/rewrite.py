@@ -46,6 +46,7 @@ from .edit import Posts, Target, edit_html, edit_json, host_of, residue, url_nam
 REDACTED_HEADER = "WARC-Bewaar-Redacted"  # as the crawler marks what it redacts at write time
 MATERIALISED_HEADER = "WARC-Bewaar-Materialised"
 MAX_EDIT = 64 * 1024 * 1024  # payloads larger than this are never parsed: dropped if they name a target
+CACHE_BYTES = 256 * 1024 * 1024  # text payloads kept while judging (revisits share originals)
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Planner:
         self.record_id = record_id
         self.plans = {fm.name: FilePlan(fm) for fm in files}
         self._payloads: dict[tuple[str, int], bytes] = {}
+        self._cached = 0
         self.originals: dict[tuple[str, str], list[Original]] = {}
         self.by_id: dict[str, Original] = {}
         for fm in files:
@@ -128,7 +130,11 @@ class Planner:
         key = (fm.name, r.index)
         if key not in self._payloads:
             _rec, data = read_record(fm.path, r.offset)
+            if self._cached + len(data) > CACHE_BYTES:
+                self._payloads.clear()
+                self._cached = 0
             self._payloads[key] = data
+            self._cached += len(data)
         return self._payloads[key]
 
     def original_of(self, r: Rec) -> Original | None:
@@ -194,10 +200,11 @@ class Planner:
         plan.pages_edited = [p for p in fm.pages if p.index in touched and p not in plan.pages_removed]
 
     def _effective(self, fm: FileMap, r: Rec) -> bytes | None:
+        """The payload a record replays (a revisit's is its original's)."""
         if r.type != "revisit":
-            return self.payload(fm, r) if r.length <= MAX_EDIT else None
+            return self.payload(fm, r)
         o = self.original_of(r)
-        return self.payload(o.fm, o.rec) if o and o.rec.length <= MAX_EDIT else None
+        return self.payload(o.fm, o.rec) if o else None
 
     def _edit(self, fm: FileMap, r: Rec) -> Action | None:
         data = self._effective(fm, r)
@@ -211,7 +218,9 @@ class Planner:
         mime = r.mime.lower()
         host = host_of(r.uri.split(":", 2)[2] if r.uri.startswith("urn:") else r.uri)
         ed = None
-        if "json" in mime or r.uri.startswith((OBJECTS_URN, PAGEINFO_URN)):
+        if len(data) > MAX_EDIT:
+            pass  # too large to parse: kept only if it does not name what is removed (below)
+        elif "json" in mime or r.uri.startswith((OBJECTS_URN, PAGEINFO_URN)):
             ed = edit_json(data, targets, self.posts, host,
                            indent=1 if r.uri.startswith("urn:") else None)
         elif "html" in mime:
