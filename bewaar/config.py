@@ -7,7 +7,9 @@ and are raised before any browser starts.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -142,6 +144,60 @@ class Behaviors(_Strict):
         return v
 
 
+class Retention(_Strict):
+    """A selection-list classification (selectielijst): what category the captures fall in,
+    how long they are kept, and from when the term runs. `term: permanent` is "bewaren".
+
+        retention: {category: "1.1.4", term: 10y, from: captured, list: "Selectielijst ..."}
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    category: str | None = None
+    term: str
+    from_: Literal["captured", "published"] = Field("captured", alias="from")
+    list_: str | None = Field(None, alias="list")
+
+    @field_validator("term")
+    @classmethod
+    def _term(cls, v: str) -> str:
+        v = str(v).strip()
+        if v.lower() in ("permanent", "bewaren"):
+            return "permanent"
+        from bewaar.timeutil import parse_term
+
+        parse_term(v)
+        return v
+
+    @field_validator("category", "list_")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else check_one_line(str(v))
+
+    @property
+    def permanent(self) -> bool:
+        return self.term == "permanent"
+
+    def due(self, captured: datetime, published: datetime | None = None) -> datetime | None:
+        """When the term ends (None: kept permanently). `from: published` counts from the
+        publication time when it is known, else from the capture."""
+        if self.permanent:
+            return None
+        from bewaar.timeutil import add_term
+
+        start = published if self.from_ == "published" and published is not None else captured
+        return add_term(start, self.term)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def describe(self) -> str:
+        what = "permanent (bewaren)" if self.permanent else f"{self.term} from {self.from_}"
+        cat = f"category {self.category}, " if self.category else ""
+        lst = f" ({self.list_})" if self.list_ else ""
+        return f"{cat}{what}{lst}"
+
+
 class Seed(_Strict):
     """A URL, or an account on a platform (then the platform's adapter makes the URLs)."""
 
@@ -155,6 +211,7 @@ class Seed(_Strict):
     replies: bool = True
     login_state: str | None = None
     every: str | None = None
+    retention: Retention | None = None  # this seed's account (or site); else the collection's
 
     @field_validator("url", "base_url")
     @classmethod
@@ -202,6 +259,7 @@ class SeedList(_Strict):
     behaviors: Behaviors = Behaviors()
     platforms: dict[Platform, PlatformOptions] = Field(default_factory=dict)
     every: str | None = None
+    retention: Retention | None = None  # the collection's classification, for seeds without one
 
     @field_validator("collection")
     @classmethod
@@ -513,6 +571,50 @@ def load_root_config(root: str | Path) -> RootConfig:
     if data is None:
         return RootConfig()
     return _validate(RootConfig, path, data, node)
+
+
+class RetentionEntry(_Strict):
+    rule: Retention
+    since: str  # when it was set (ISO 8601 UTC)
+    source: str  # "seeds.yaml" (at a crawl) or "bewaar retention set" (by whom)
+    reason: str | None = None
+
+
+class RetentionFile(_Strict):
+    """collections/NAME/retention.json: the classifications in force for a collection. Written
+    by bewaar (each crawl records its seed list's, `bewaar retention set` a post's own); read by
+    `bewaar retention status` and `bewaar destroy plan`."""
+
+    format: Literal["bewaar-retention/1"] = "bewaar-retention/1"
+    collection: RetentionEntry | None = None
+    accounts: dict[str, RetentionEntry] = Field(default_factory=dict)  # account name -> rule
+    posts: dict[str, RetentionEntry] = Field(default_factory=dict)  # post URL -> its own rule
+
+
+def load_retention_file(path: str | Path) -> RetentionFile:
+    path = Path(path)
+    if not path.exists():
+        return RetentionFile()
+    if path.stat().st_size > MAX_FILE_BYTES * 10:
+        raise InputError(f"{path}: larger than {MAX_FILE_BYTES * 10} bytes: refusing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise InputError(f"{path}: not a retention file ({e})") from None
+    try:
+        return RetentionFile.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(f"{path}: {_field_path(tuple(err['loc']))}: {_describe(err)}") from None
+
+
+def save_retention_file(path: str | Path, rf: RetentionFile) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(rf.model_dump(by_alias=True, exclude_none=True, mode="json"),
+                              indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def save_root_config(root: str | Path, config: RootConfig) -> Path:

@@ -64,3 +64,23 @@ def update_after_crawl(root: Path, collection: str, crawl_id: str) -> list[str]:
             "complete: run `bewaar --debug catalog update` and report the error"
         ]
     return result.lines(crawl_id)
+
+
+def forget(root: Path, collection: str, removals: list[dict[str, object]]) -> list[str]:
+    """After a destruction or redaction: the catalog reads the collection's WARCs again (so it
+    and its search index forget what they no longer hold) and remembers the removed posts with
+    their record. Returns summary lines."""
+    from catalog.db import open_catalog
+    from catalog.ingest import record_removals, refresh_collection
+
+    r = Root(Path(root))
+    con = open_catalog(r.catalog_file, wait=CRAWL_WAIT_SECONDS)
+    try:
+        result = refresh_collection(con, r.catalog_file, r, collection)
+        if removals:
+            record_removals(con, r.catalog_file, removals)  # type: ignore[arg-type]
+    finally:
+        con.close()
+    posts = sum(1 for x in removals)
+    return [f"catalog: {collection} read again from its WARCs; {posts} removed post(s) recorded",
+            *(f"catalog: {p}" for p in result.problems)]

@@ -20,6 +20,8 @@ Schema (version 2), one line per table; columns are described where they are cre
                    unverified, profile, counts
   post_text        FTS5 index over every version's title and text (external content)
   schedule         (v2) `bewaar watch`: interval, next due time, last run per account
+  removals         (v3) posts destroyed or redacted, with the record that did it (not derived:
+                   the WARCs no longer hold them; kept through rebuilds like the schedule)
 """
 
 from __future__ import annotations
@@ -217,7 +219,23 @@ CREATE TABLE schedule (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = """
+CREATE TABLE removals (
+    id          INTEGER PRIMARY KEY,
+    collection  TEXT NOT NULL,
+    record      TEXT NOT NULL,           -- ledger/records/RECORD.json of the collection
+    kind        TEXT NOT NULL CHECK (kind IN ('destroyed', 'redacted')),
+    at          TEXT NOT NULL,           -- when it was carried out, ISO 8601 UTC
+    account     TEXT,                    -- accounts.name the post belonged to
+    post_id     TEXT,                    -- the platform's id (destroyed posts)
+    url         TEXT,                    -- destroyed posts: their URL; redacted: NULL
+    url_sha256  TEXT,                    -- the URL's sha256 (redacted posts: their URL is not kept)
+    reason      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX removals_collection ON removals(collection, at);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 # Tables `bewaar catalog rebuild` empties and fills again from the WARCs, children first.
 DERIVED_TABLES = (

@@ -199,6 +199,65 @@ def rebuild(
     return result
 
 
+_COLLECTION_ROWS = (
+    # children first; {acc} / {crl} are this collection's accounts / crawls
+    "DELETE FROM changes WHERE account IN {acc}",
+    "DELETE FROM post_sightings WHERE post IN (SELECT id FROM posts WHERE account IN {acc})",
+    "DELETE FROM post_versions WHERE post IN (SELECT id FROM posts WHERE account IN {acc})",
+    "DELETE FROM posts WHERE account IN {acc}",
+    "DELETE FROM profile_versions WHERE account IN {acc}",
+    "DELETE FROM account_crawls WHERE account IN {acc} OR crawl IN {crl}",
+    "DELETE FROM pages WHERE crawl IN {crl}",
+    "DELETE FROM accounts WHERE collection = :c",
+    "DELETE FROM crawls WHERE collection = :c",
+    "DELETE FROM warc_files WHERE collection = :c",
+)
+
+
+def refresh_collection(
+    con: sqlite3.Connection, db_path: Path, root: Root, collection: str,
+    progress: Progress | None = None,
+) -> UpdateResult:  # fmt: skip
+    """Forget what the catalog read from one collection and read its WARCs again, in one
+    transaction: after a destruction or redaction, what the WARCs no longer hold leaves the
+    catalog and its search index. Deleted rows are overwritten (secure_delete), the search
+    index is merged so no segment keeps a removed word, and the WAL is checkpointed, so the
+    removed text is not left in the file's free pages either."""
+    coll = root.collection(collection)
+    result = UpdateResult()
+    scans, problems = scan_files(coll, [w.name for w in coll.warcs()],
+                                 _file_progress(progress, coll.name))
+    result.problems += problems
+    plan = group_by_crawl(coll.name, scans)
+    acc = "(SELECT id FROM accounts WHERE collection = :c)"
+    crl = "(SELECT id FROM crawls WHERE collection = :c)"
+    con.execute("PRAGMA secure_delete = ON")
+    with write_transaction(con, db_path):
+        con.execute("PRAGMA defer_foreign_keys = ON")
+        con.execute(
+            "INSERT INTO post_text(post_text, rowid, title, text) SELECT 'delete', v.id, v.title,"
+            f" v.text FROM post_versions v WHERE v.post IN (SELECT id FROM posts WHERE account IN {acc})",
+            {"c": collection},
+        )
+        for statement in _COLLECTION_ROWS:
+            con.execute(statement.format(acc=acc, crl=crl), {"c": collection})
+        for c in plan:
+            result.crawls.append(apply_crawl(con, c))
+        con.execute("INSERT INTO post_text(post_text) VALUES ('optimize')")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return result
+
+
+def record_removals(con: sqlite3.Connection, db_path: Path, rows: list[dict[str, Any]]) -> None:
+    """Remember which posts a destruction or redaction took out, and under which record."""
+    cols = ("collection", "record", "kind", "at", "account", "post_id", "url", "url_sha256", "reason")
+    with write_transaction(con, db_path):
+        con.executemany(
+            f"INSERT INTO removals ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",  # noqa: S608
+            [tuple(r.get(c) for c in cols) for r in rows],
+        )
+
+
 def _file_progress(progress: Progress | None, name: str) -> Callable[[str, int, int], None] | None:
     if progress is None:
         return None

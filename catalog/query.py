@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from bewaar.timeutil import ts14
 
-SCHEMA_VERSION = 2  # PRAGMA user_version; catalog/db.py migrates files up to it
+SCHEMA_VERSION = 3  # PRAGMA user_version; catalog/db.py migrates files up to it
 
 TYPES = ("new", "found", "edited", "deleted", "restored", "unverified", "profile", "counts")
 DEFAULT_TYPES = tuple(t for t in TYPES if t != "counts")  # counts change on every crawl
@@ -613,6 +613,17 @@ def _describe(con: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     if r["type"] == "restored":
         out["was"] = detail.get("was")
     return out
+
+
+def removals(con: sqlite3.Connection, collection: str | None = None) -> list[dict[str, Any]]:
+    """Posts destroyed or redacted, newest first, with the record that did it (schema 3)."""
+    if schema_of(con) < 3:
+        return []
+    where, args = ("WHERE collection = ?", [collection]) if collection else ("", [])
+    rows = con.execute(
+        f"SELECT collection, record, kind, at, account, post_id, url, url_sha256, reason"  # noqa: S608
+        f" FROM removals {where} ORDER BY at DESC, id DESC", args)
+    return [dict(r) for r in rows]
 
 
 # --------------------------------------------------------------------------- exports

@@ -2,7 +2,9 @@
 
 Layout: archive/*.warc.gz (stored, never recompressed), indexes/index.cdx.gz + index.idx (ZipNum
 CDXJ from cdxj-indexer), pages/pages.jsonl, signatures/*.sig.json (each WARC's capture-time
-manifest, so the package keeps the earlier proof), datapackage.json, datapackage-digest.json.
+manifest, so the package keeps the earlier proof), ledger/ledger.jsonl and
+ledger/*.json (the collection's ledger and its destruction and redaction records, so
+lawful removals stay provable in the package), datapackage.json, datapackage-digest.json.
 
 datapackage-digest.json carries `signedData` exactly as authsign's Verifier reads it:
   hash           "sha256:<hex of datapackage.json>"
@@ -229,6 +231,9 @@ def _write(
             assert m.path is not None
             add_bytes(zf, f"signatures/{m.path.name}", m.path.read_bytes())
 
+        for name, data in _ledger_members(coll.path):
+            add_bytes(zf, name, data)
+
         cdx, idx = _index([w for w, _ in chosen])
         add_bytes(zf, "indexes/index.cdx.gz", cdx, stored=True)
         add_bytes(zf, "indexes/index.idx", idx)
@@ -318,6 +323,25 @@ def _json_request_query(warc: Path, offset: int) -> str | None:
         if not ctype.startswith(("application/json", "text/plain")):
             return None
         return requestquery.json_query(req.content_stream().read())
+
+
+def _ledger_members(collection_dir: Path) -> list[tuple[str, bytes]]:
+    """The collection's ledger and its destruction and redaction records, so a package made
+    after a removal shows it was lawful (read under the ledger's lock: never half an append)."""
+    from bewaar.lock import file_lock
+    from signing import ledger
+
+    lfile = ledger.ledger_file(collection_dir)
+    if not lfile.exists():
+        return []
+    with file_lock(lfile.with_name(".ledger.lock")):
+        out = [(f"{ledger.LEDGER_DIR}/{ledger.LEDGER_FILE}", lfile.read_bytes())]
+        rdir = ledger.records_dir(collection_dir)
+        for p in sorted(rdir.glob("*.json")) if rdir.is_dir() else []:
+            # ledger/ID.json, not ledger/records/ID.json: WACZ tools (py-wacz) read two levels
+            out.append((f"{ledger.LEDGER_DIR}/{p.name}", p.read_bytes()))
+    return out
+
 
 
 def _index(warcs: list[Path]) -> tuple[bytes, bytes]:

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bewaar.app import crawl, demo, package, serve, view, watch
     from bewaar.app.access import cli as access_cli
     from bewaar.app.export import cli as export_cli
+    from bewaar.app.records import cli as records_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.register(sub)
     demo.register(sub)
     access_cli.register(sub)
+    records_cli.register(sub)
     return parser
 
 

@@ -81,6 +81,7 @@ def finish(job: CrawlJob) -> int:
     root, name = job.root.path, job.collection.name
     try:
         entries = add_to_index(job.collection, job.warcs)
+        job.messages.extend(record_in_ledger(job))
         write_report(job, entries)  # the catalog reads it
         job.messages.extend(update_after_crawl(root, name, job.crawl_id))
         report = write_report(job, entries)  # now with the catalog's findings
@@ -112,6 +113,28 @@ def finish(job: CrawlJob) -> int:
     # a blocked page (login wall, rate limit) is not a capture of the account: attention needed
     failed = job.failed or job.blocked or job.hook_failures or job.run_error
     return FAILED if failed else OK
+
+
+def record_in_ledger(job: CrawlJob) -> list[str]:
+    """The crawl's signed WARCs (and the seed list's retention rules, where they changed) go
+    into the collection's ledger under one seal. Never raises: the captures are complete and
+    signed; `bewaar ledger update` records them later."""
+    from bewaar.app.records.retention import remember_seeds
+    from signing.api import update_ledger
+
+    try:
+        source = str(job.seed_file) if getattr(job, "seed_file", None) else "seed list"
+        events = remember_seeds(job.collection, job.seeds, source)
+        pos = update_ledger(job.root.path, job.config.signing, job.collection.path,
+                            new=list(job.warcs), extra=events)
+    except (BewaarError, OSError, ValueError) as e:
+        return [f"ledger not updated ({e}); the WARCs are signed: run `bewaar ledger update "
+                f"{job.collection.name}`"]
+    if pos is None:
+        return []
+    return [f"ledger: {len(job.warcs)} file(s) recorded" + (f", {len(events)} retention rule(s)"
+                                                           if events else "")
+            + ("" if pos.get("timestamp") == "granted" else " (seal timestamp pending)")]
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:

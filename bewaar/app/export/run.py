@@ -95,6 +95,10 @@ def run_export(
         store = RecordStore(root, con)
         job = ExportJob(root, selection, Path(out), store, Evidence.for_root(root, store), con,
                         title=title or _title(request))  # fmt: skip
+        from bewaar.app.export.records_mgmt import ledger_for, retention_for
+
+        job.ledger = ledger_for(job)
+        job.retention = retention_for(job)
         if progress:
             job.progress = progress
         outcome = Outcome(Path(out), len(selection.all_items()), left_out=len(selection.left_out),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,13 +40,11 @@ class TransferResult:
     failed: list[str] = field(default_factory=list)
 
 
-def no_records(root: Path, collection: str, target: Path) -> list[Path]:
-    """The hook for the collection ledger and destruction/redaction records: writes them into
-    TARGET and returns their paths. None exist yet."""
-    return []
+def transfer_records(root: Path, collection: str, target: Path) -> list[Path]:
+    """The collection ledger and its destruction/redaction records, copied into TARGET."""
+    from bewaar.app.export.records_mgmt import transfer_records as copy_records
 
-
-transfer_records: Callable[[Path, str, Path], list[Path]] = no_records
+    return copy_records(root, collection, target)
 
 
 def build(root: Path, collection: str, output: Path) -> TransferResult:
@@ -109,9 +106,9 @@ def _build(root: Path, collection: str, out: Path) -> TransferResult:
     written = transfer_records(root, collection, records)
     if not written:
         (records / "NONE.txt").write_text(
-            "Nog geen ledger of vernietigings-/lakkingsverslagen in dit archief.\n"
-            "No ledger or destruction/redaction records exist in this archive yet.\n", encoding="utf-8")
-    (out / "README.txt").write_text(_readme(collection, pkg.pages, items, written, pkg.timestamp), encoding="utf-8")
+            "Geen ledger of vernietigings-/lakkingsverslagen in dit archief.\n"
+            "No ledger or destruction/redaction records exist in this archive.\n", encoding="utf-8")
+    (out / "README.txt").write_text(_readme(collection, pkg.pages, items, [w.relative_to(out) for w in written], pkg.timestamp), encoding="utf-8")
 
     bag = bagit.make_bag(
         str(out),
@@ -145,7 +142,7 @@ def _organisation(root: Path) -> str:
 def _readme(collection: str, pages: int, items: int, records: list[Path], timestamp: str) -> str:
     ts_nl = "met een vertrouwd tijdstempel" if timestamp == "granted" else "ZONDER tijdstempel (geen TSA ingesteld of bereikbaar)"
     ts_en = "with a trusted timestamp" if timestamp == "granted" else "WITHOUT a timestamp (no TSA configured or reachable)"
-    rec = [f"  records/{p.name}" for p in records] or ["  records/NONE.txt"]
+    rec = [f"    {p.as_posix()}" for p in records] or ["  records/NONE.txt"]
     return "\n".join([
         f"Overdrachtspakket van collectie '{collection}' — gemaakt door {SOFTWARE} op {iso()}",
         "",
@@ -157,7 +154,8 @@ def _readme(collection: str, pages: int, items: int, records: list[Path], timest
         f"  metadata/xml/          MDTO-XML (Nationaal Archief, MDTO 1.0.1) en bewaar-XML van {items} berichten",
         "                         en reacties, alle versies; schema's in metadata/xml/schemas/",
         "  evidence-report.html   verificatierapport (bewaar verify): handtekeningen, tijdstempels, digests",
-        "  records/               ledger en vernietigings-/lakkingsverslagen (nog niet aanwezig in dit archief)",
+        "  records/               ledger en vernietigings-/lakkingsverslagen"
+        + ("" if records else " (nog niet aanwezig in dit archief)"),
         *rec,
         "Controleren: `bagit.py --validate MAP` of een andere BagIt-validator; `bewaar verify data/*.wacz`.",
         "",
@@ -169,7 +167,8 @@ def _readme(collection: str, pages: int, items: int, records: list[Path], timest
         f"  metadata/xml/          MDTO XML (Nationaal Archief, MDTO 1.0.1) and bewaar XML of {items} posts and",
         "                         replies, every version; schemas in metadata/xml/schemas/",
         "  evidence-report.html   the verification report (bewaar verify): signatures, timestamps, digests",
-        "  records/               ledger and destruction/redaction records (none exist in this archive yet)",
+        "  records/               ledger and destruction/redaction records"
+        + ("" if records else " (none exist in this archive yet)"),
         "Check it: `bagit.py --validate DIR` or any BagIt validator; `bewaar verify data/*.wacz`.",
         "",
     ])  # fmt: skip
