@@ -221,6 +221,7 @@ class AccountContext:
         self.budgets: dict[tuple[int, str], int] = {}
         self._known: dict[int, set[str]] = {}
         self.queued: set[str] = set()
+        self._counted: dict[int, dict[str, set[str]]] = {}
 
     def _has_login(self, target: Any) -> bool:
         return target.login_state is not None
@@ -324,7 +325,8 @@ class AccountContext:
                     self._take(target, budget, None)
                 out.append(PageRequest(target.index, link, depth, PageKind.POST, scoped=True))
         elif kind in (PageKind.POST, PageKind.RECHECK):
-            out += self._context_of(target, cap, depth)
+            # at the reply's own depth: the thread's context is not a step further out
+            out += self._context_of(target, cap, req.depth, queued_posts)
         elif kind is PageKind.RECEIVED and req.depth == 0:
             for link in cap.post_links or []:
                 if link in self.queued or link in queued_posts:
@@ -349,24 +351,24 @@ class AccountContext:
             cap.backfill = self.backfill_info(target, cap)
         return out
 
-    def _context_of(self, target: Any, cap: Any, depth: int) -> list[PageRequest]:
-        """The post one of the account's replies answers (depth 1 of the thread), when the
-        reply's own page did not show it."""
+    def _context_of(
+        self, target: Any, cap: Any, depth: int, queued_posts: set[str]
+    ) -> list[PageRequest]:
+        """The post one of the account's replies answers (depth 1 of the thread), on its own
+        page: a reply's page may show it too, but only its own page is the capture of it."""
         ad = self.adapters.get(target.index)
         if ad is None or not target.opts.with_replies:
             return []
-        shown = {str(o.get("id")) for o in cap.objects if o.get("type") == "post" and o.get("text")}
         out = []
         for obj in cap.objects:
             parent = obj.get("reply_to") or {}
             if obj.get("type") != "post" or not parent or not _is_own(ad, obj, target.handle):
                 continue
-            if str(parent.get("id")) in shown:
-                continue
             url = parent.get("url") or (
                 ad.post_url(parent["author"], parent["id"]) if parent.get("author") and parent.get("id") else None
             )
-            if not url or url in self.queued:
+            url = (ad.canonical_post_url(url) or url) if url else None
+            if not url or url in self.queued or url in queued_posts:
                 continue
             if not self._take(target, "context", MAX_CONTEXT_PAGES):
                 break
@@ -403,23 +405,29 @@ class AccountContext:
         }
 
     def count(self, target: Any, cap: Any, stats: Any) -> None:
-        """Per-account counters of the summary beyond pages, posts, replies and media."""
+        """Per-account counters of the summary beyond pages, posts, replies and media: each
+        post or relation once, however many pages showed it."""
         ad = self.adapters.get(target.index)
+        seen = self._counted.setdefault(target.index, {})
         for obj in cap.objects:
             if obj.get("type") == "profile":
-                stats.relations += len(obj.get("relations") or [])
+                for r in obj.get("relations") or []:
+                    seen.setdefault("relations", set()).add(relation_key(r))
                 continue
             if obj.get("type") != "post":
                 continue
             own = ad is None or _is_own(ad, obj, target.handle)
+            key = str(obj.get("id"))
             if cap.target.kind is PageKind.RECEIVED and not own:
-                stats.received += 1
+                seen.setdefault("received", set()).add(key)
             elif obj.get("story"):
-                stats.stories += 1
+                seen.setdefault("stories", set()).add(key)
             elif own and obj.get("reply_to"):
-                stats.own_replies += 1
+                seen.setdefault("own_replies", set()).add(key)
             if obj.get("out_of_scope"):
-                stats.out_of_scope += 1
+                seen.setdefault("out_of_scope", set()).add(key)
+        for name, keys in seen.items():
+            setattr(stats, name, len(keys))
 
 
 def _post_id(adapter: Any, url: str) -> str | None:
