@@ -67,6 +67,7 @@ class AccountResult:
     profile_fields: list[str] = field(default_factory=list)
 
     gaps: dict[str, Any] = field(default_factory=dict)
+    imported: bool = False  # an export read by `bewaar import`, not a crawl
 
     def lines(self) -> list[str]:
         out = [self.line()]
@@ -75,6 +76,8 @@ class AccountResult:
         return out
 
     def line(self) -> str:
+        if self.imported:
+            return f"catalog: {self.name}: {self.posts_seen} post(s) read from an export"
         if self.baseline:
             return f"catalog: {self.name}: first capture, {self.posts_seen} post(s) recorded"
         order = ("new", "found", "edited", "deleted", "restored", "unverified")
@@ -380,6 +383,7 @@ class _Applier:
         if export_only:  # an import is not a crawl of the account: never its "previous crawl"
             outcomes = (0, 0, 0, 0)
             seen_ids = set()
+            res.imported = True
         gaps = gap.report(con, account, self.crawl, pages, counts, self.c.failures)
         res.gaps = gaps
 

@@ -696,3 +696,17 @@ def _describe(con: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     if r["type"] == "restored":
         out["was"] = detail.get("was")
     return out
+
+
+def posts_for_linking(con: sqlite3.Connection, collection: str, account: str) -> list[dict[str, Any]]:
+    """An account's posts as `bewaar import` joins an export with them: id, URL, time, text
+    (the latest browser version)."""
+    return [
+        dict(r)
+        for r in con.execute(
+            "SELECT p.post_id, p.url, p.published_at, v.text FROM posts p"
+            " JOIN accounts a ON a.id = p.account LEFT JOIN post_versions v ON v.id = p.latest_version"
+            " WHERE a.collection = ? AND a.name = ? AND p.in_browser = 1",
+            (collection, account),
+        )
+    ]

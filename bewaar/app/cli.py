@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
-    from bewaar.app import crawl, demo, serve, watch
+    from bewaar.app import crawl, demo, importer, serve, watch
     from bewaar.app.access import cli as access_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     environment.register(sub)
     demo.register(sub)
     access_cli.register(sub)
+    importer.register(sub)
     return parser
 
 
