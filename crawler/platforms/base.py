@@ -103,7 +103,8 @@ class Adapter:
       received_links(snap,h) posts by others on such a page (any author but the account)
       story_urls(h)          the account's stories (kind "story"); stories_need_login;
                              story_links(snap, h): the item URLs (each its own page);
-                             story_lifetime: seconds an item stays up (expiry when unshown)
+                             story_lifetime: seconds an item stays up (expiry when unshown);
+                             stories_on_profile: the profile page itself shows them
       follow_urls(h)         {"follower": url, "following": url} (kind "follows");
                              follow_needs_login; read() then returns the account's profile
                              object with `relations`
@@ -145,6 +146,7 @@ class Adapter:
     stories_need_login: ClassVar[bool] = True
     story_path: ClassVar[re.Pattern[str]] = re.compile(r"$^")  # an item's path (group `id`)
     story_lifetime: ClassVar[int] = 24 * 3600
+    stories_on_profile: ClassVar[bool] = False  # stories are objects of the profile page itself
     follow_paths: ClassVar[dict[str, str]] = {}  # relation type -> path
     follow_needs_login: ClassVar[bool] = False
     backfill_path: ClassVar[str] = ""  # formatted with handle and until (YYYY-MM-DD)

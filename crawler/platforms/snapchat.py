@@ -45,6 +45,7 @@ class SnapchatAdapter(Adapter):
     content = {"profile": (SEL["name"],), "post": (SEL["spotlight"],)}
     api_pattern = r"/api/"
     story_lifetime = STORY_LIFETIME
+    stories_on_profile = True
 
     def normalize_handle(self, handle: str) -> str:
         handle = handle.strip()

@@ -139,7 +139,9 @@ def _match(p: dict[str, Any], known: list[dict[str, Any]]) -> dict[str, Any] | N
     when = parse_iso(p["published_at"])
     text = _norm(p.get("text"))
     for k in known:
-        if not k["published_at"]:
+        if not k["published_at"]:  # a page that shows only "7 May": the whole text must agree
+            if text and _norm(k["text"]) == text:
+                return k
             continue
         close = abs((parse_iso(k["published_at"]) - when).total_seconds()) <= MATCH_SECONDS
         same = not text or not k["text"] or _norm(k["text"])[:80] == text[:80]
