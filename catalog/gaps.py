@@ -70,7 +70,9 @@ def report(
         "SELECT count(*) AS total, coalesce(sum(in_browser), 0) AS browser,"
         " coalesce(sum(in_browser = 0 AND in_export = 1), 0) AS export_only,"
         " coalesce(sum(out_of_scope IS NOT NULL), 0) AS out_of_scope,"
-        " min(published_at) AS oldest FROM posts WHERE account = ? AND relation = 'own'",
+        " min(published_at) AS oldest,"
+        " min(CASE WHEN in_browser = 1 THEN published_at END) AS oldest_browser"
+        " FROM posts WHERE account = ? AND relation = 'own'",
         (account,),
     ).fetchone()
     by_relation = {
@@ -136,8 +138,9 @@ def report(
     }
     if backfill:
         since = backfill.get("since") or ""
-        backfill["oldest_captured"] = own["oldest"]
-        backfill["reached"] = bool(own["oldest"] and since and own["oldest"][:10] < since)
+        # how far back the browser got (an export's older posts do not count here)
+        backfill["oldest_captured"] = own["oldest_browser"]
+        backfill["reached"] = bool(own["oldest_browser"] and since and own["oldest_browser"][:10] < since)
         out["backfill"] = backfill
     return out
 

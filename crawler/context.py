@@ -229,8 +229,8 @@ class AccountContext:
     def start_pages(self, target: Any) -> list[tuple[str, PageKind]]:
         """Extra account pages at depth 0, after the profile and its tabs."""
         ad = self.adapters.get(target.index)
-        if ad is None or target.platform == "generic":
-            return []
+        if ad is None or target.platform == "generic" or target.depth < 1:
+            return []  # depth 0: the profile (and its tabs) only
         opts: AccountOptions = target.opts
         out: list[tuple[str, PageKind]] = []
         if opts.with_replies:

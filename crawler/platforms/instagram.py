@@ -176,6 +176,7 @@ class InstagramAdapter(Adapter):
                 "handle": owner.get("username"),
                 "id": owner.get("id"),
                 "url": f"{self.base_url}/{owner['username']}/" if owner.get("username") else None,
+                "avatar": owner.get("profile_pic_url"),
             },  # fmt: skip
             text=text,
             published_at=iso_utc(n.get("taken_at_timestamp")),
@@ -215,6 +216,7 @@ class InstagramAdapter(Adapter):
                         "url": f"{self.base_url}/{owner['username']}/"
                         if owner.get("username")
                         else None,
+                        "avatar": owner.get("profile_pic_url"),
                     },  # fmt: skip
                     text=c.get("text"),
                     published_at=iso_utc(c.get("created_at")),

@@ -206,6 +206,9 @@ def _write(
                       crawl_id=crawl_id, seed=True, warc=written.warc, platform=ctx.platform,
                       account=account, kind=str(PageKind.EXPORT))  # fmt: skip
     append_pages(coll.pages_file, [entry])
+    with (coll.objects / f"{crawl_id}.jsonl").open("a", encoding="utf-8") as fh:  # as a crawl's
+        for o in objects:
+            fh.write(json.dumps(o, ensure_ascii=False) + "\n")
     report = coll.path / "crawls" / f"{crawl_id}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps({

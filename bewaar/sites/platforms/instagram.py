@@ -184,7 +184,8 @@ class InstagramSite(PlatformSite):
             "edge_liked_by": {"count": p.likes},
             "edge_media_preview_like": {"count": p.likes},
             "edge_media_to_comment": {"count": len(p.replies)},
-            "owner": {"id": self.account.id, "username": self.account.handle},
+            "owner": {"id": self.account.id, "username": self.account.handle,
+                      "profile_pic_url": f"{self.base_url}/v/t51/{self.account.handle}-avatar-s150.png"},
             "location": {"id": "2135", "name": p.location, "slug": p.location.lower()}
             if p.location
             else None,
