@@ -509,7 +509,8 @@ class _Applier:
             for obj in page.objects:
                 for r in obj.get("relations") or [] if obj.get("type") == "profile" else []:
                     acct = r.get("account") or {}
-                    key = (acct.get("handle") or acct.get("url") or "").lower()
+                    key = (acct.get("handle") or acct.get("url") or acct.get("id")
+                           or (f"name:{acct['name']}" if acct.get("name") else "")).lower()
                     if not key:
                         continue
                     first = r.get("first_seen") or at

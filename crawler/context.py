@@ -162,7 +162,10 @@ def annotate(
 def relation_key(r: dict[str, Any]) -> str:
     """"follower:handle" — how the catalog keys a relation."""
     acct = r.get("account") or {}
-    return f"{r.get('type')}:{(acct.get('handle') or acct.get('url') or '').lower()}"
+    key = acct.get("handle") or acct.get("url") or acct.get("id") or (
+        f"name:{acct['name']}" if acct.get("name") else ""
+    )
+    return f"{r.get('type')}:{key.lower()}"
 
 
 def account_refs(obj: dict[str, Any]) -> list[dict[str, Any]]:

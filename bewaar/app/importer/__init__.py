@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
 from bewaar.config import ACCOUNT_TYPES, RootConfig, Seed, SeedList, load_root_config
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.lock import collection_lock
@@ -74,8 +76,10 @@ def import_export(
     try:
         seed = Seed(platform=platform, handle=handle, base_url=base_url)  # type: ignore[arg-type]
         seeds = SeedList(collection=collection, seeds=[seed])
-    except ValueError as e:
-        raise InputError(f"--account/--base-url/--collection: {str(e).splitlines()[-1].strip()}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"] if not isinstance(x, int)) or "--account"
+        raise InputError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
     coll = root.collection(collection)
     archive = open_export(file, config.crawl.max_resource_size)
     adapter = get_adapter(platform, base_url)
