@@ -223,6 +223,9 @@ def _write(
     }, indent=1, ensure_ascii=False), encoding="utf-8")  # fmt: skip
     lines += signing_failed
     lines += update_after_crawl(root.path, coll.name, crawl_id)
+    from bewaar.app.access.acl import refresh_acls
+
+    refresh_acls(root)  # restrictions of posts cover what the export adds, as after a crawl
     return written.warc, lines
 
 
