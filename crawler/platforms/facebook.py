@@ -47,7 +47,7 @@ OUTLINK = "l.facebook.com/l.php"
 
 class FacebookAdapter(Adapter):
     platform = "facebook"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://www.facebook.com"
     aliases = ("https://m.facebook.com", "https://facebook.com", "https://web.facebook.com")
     profile_path = "/{handle}"

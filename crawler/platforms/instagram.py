@@ -26,7 +26,7 @@ API = {
 
 class InstagramAdapter(Adapter):
     platform = "instagram"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://www.instagram.com"
     profile_path = "/{handle}/"
     post_path = re.compile(

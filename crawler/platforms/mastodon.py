@@ -53,7 +53,7 @@ COUNT_WORDS = {
 
 class MastodonAdapter(Adapter):
     platform = "mastodon"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     profile_path = "/@{handle}"
     post_path = re.compile(r"^/@(?P<handle>[\w.]+(?:@[\w.-]+)?)/(?P<id>\d+)(?=$|[/?])")
     post_url_path = "/@{handle}/{id}"

@@ -38,7 +38,7 @@ NO_TEXT = frozenset()  # tweet text is pre-wrap with inline <div>s around mentio
 
 class XAdapter(Adapter):
     platform = "x"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://x.com"
     aliases = ("https://twitter.com", "https://mobile.twitter.com", "https://mobile.x.com")
     profile_path = "/{handle}"
