@@ -146,6 +146,12 @@ class PageKind(StrEnum):
     POST = "post"
     PAGE = "page"  # a plain URL seed and what it links to
     RECHECK = "recheck"  # an earlier post not seen again, visited to ask the platform
+    TIMELINE = "timeline"  # another view of the account's posts: with replies, a back-fill
+    CONTEXT = "context"  # the post one of the account's replies answers (thread context)
+    RECEIVED = "received"  # a mention/tag/search page, or a post found there, about the account
+    STORY = "story"  # a story or other temporary content item
+    FOLLOWS = "follows"  # a follower or following list
+    EXPORT = "export"  # not a web page: a platform export read by `bewaar import`
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,7 @@ class PageTarget:
     handle: str = ""
     attempt: int = 1
     post_id: str | None = None
+    account_type: str = ""  # the seed's account type (corporate, project, personal, hybrid)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PageTarget:
@@ -213,6 +220,8 @@ class PageTarget:
         data["kind"] = str(self.kind)
         if data["post_id"] is None:
             del data["post_id"]
+        if not data["account_type"]:
+            del data["account_type"]
         return data
 
 
@@ -235,6 +244,11 @@ class PageInfo:
     behaviors: dict[str, Any] = field(default_factory=dict)
     not_recorded: list[dict[str, Any]] = field(default_factory=list)
     media: list[dict[str, Any]] = field(default_factory=list)
+    # account pages: the posts the adapter found linked (in page order), and those the crawl
+    # did not follow, with why ({url: "max_posts 50 reached"}): the gap report's "seen"
+    post_links: list[str] = field(default_factory=list)
+    not_followed: dict[str, str] = field(default_factory=dict)
+    backfill: dict[str, Any] = field(default_factory=dict)  # since, budget, how far it got
 
     @property
     def page_url(self) -> str:

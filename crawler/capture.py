@@ -27,6 +27,7 @@ from bewaar.model import (
     SCREENSHOT_URN,
     Outcome,
     PageInfo,
+    PageKind,
     PageTarget,
 )
 from bewaar.timeutil import iso
@@ -75,6 +76,8 @@ class PageCapture:
     dropped: list[dict[str, Any]] = field(default_factory=list)
     block: Any = None  # the adapter's Block, when the page is a wall / unavailable / 429
     post_links: list[str] | None = None  # the adapter's canonical post links (profile pages)
+    not_followed: dict[str, str] = field(default_factory=dict)  # link -> why not followed
+    backfill: dict[str, Any] = field(default_factory=dict)  # how far a back-fill got
     media: list[dict[str, Any]] = field(default_factory=list)  # yt-dlp results
 
     @property
@@ -226,6 +229,9 @@ def finish_resources(cap: PageCapture) -> None:
     """Objects and page info go last: they describe the finished capture."""
     page_uri = cap.final_url or cap.url
     if cap.objects:
+        from crawler.context import link_photos
+
+        link_photos(cap.objects, cap.exchanges)  # each account photo names its record
         data = json.dumps(cap.objects, ensure_ascii=False, indent=1).encode("utf-8")
         cap.resources.append(Resource(OBJECTS_URN + page_uri, "metadata", "application/json", data))
     info = PageInfo(
@@ -240,6 +246,9 @@ def finish_resources(cap: PageCapture) -> None:
         behaviors=cap.behavior.to_dict() if cap.behavior else {},
         not_recorded=cap.dropped,
         media=cap.media,
+        post_links=list(cap.post_links or []) if cap.target.kind is not PageKind.POST else [],
+        not_followed=cap.not_followed,
+        backfill=cap.backfill,
     )
     cap.resources.append(
         Resource(

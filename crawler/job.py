@@ -23,6 +23,7 @@ from bewaar import SOFTWARE
 from bewaar.config import RootConfig, Seed, SeedList
 from bewaar.model import Collection, Outcome, PageKind, Root
 from bewaar.timeutil import compact
+from crawler.context import AccountOptions
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Target:
     login_state: Path | None = None
     extra_prefixes: list[str] = field(default_factory=list)  # where the seed redirected to
     more_urls: list[str] = field(default_factory=list)  # further account pages (e.g. /videos)
+    opts: AccountOptions = field(default_factory=AccountOptions)  # crawler/context.py
 
 
 @dataclass
@@ -53,6 +55,11 @@ class AccountStats:
     media: int = 0
     blocked: int = 0
     failed: int = 0
+    own_replies: int = 0  # the account's replies in others' threads (crawler/context.py)
+    received: int = 0  # posts by others mentioning or tagging it
+    stories: int = 0
+    relations: int = 0  # followers / following listed
+    out_of_scope: int = 0  # posts its seed's rules mark as not government information
 
 
 @dataclass
@@ -69,6 +76,10 @@ class CrawlHooks:
     known_posts: Callable[[str], list[tuple[str, str]]] | None = None
     warc_finished: Callable[[Path], None] | None = None
     warc_hook_failed: str = "could not process {name}: {error}"
+    # backfill_from(account) -> YYYY-MM-DD: how far back earlier crawls of the account got
+    # (a back-fill resumes there); known_relations(account) -> {"follower:handle": first seen}
+    backfill_from: Callable[[str], str | None] | None = None
+    known_relations: Callable[[str], dict[str, str]] | None = None
 
 
 def new_crawl_id() -> str:

@@ -25,6 +25,7 @@ from bewaar.model import Outcome, PageKind, PageRequest, PageTarget
 from bewaar.timeutil import iso
 from crawler.behaviors import PlatformHints
 from crawler.capture import RECORDER_KEY, PageCapture, capture_page, finish_resources
+from crawler.context import AccountContext, annotate, links_for, wanted_photos
 from crawler.job import CrawlJob, Target
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class CaptureSpider(scrapy.Spider):
         self._media: dict[int, set[str]] = {}  # target -> distinct media items seen
         self._queued_posts: set[str] = set()
         self._streams_fetched: set[str] = set()
+        self.context = AccountContext(job, self.adapters)  # issue 16: replies elsewhere, ...
+        self._relations: dict[int, dict[str, str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
@@ -141,6 +144,8 @@ class CaptureSpider(scrapy.Spider):
             kind = PageKind.PROFILE if t.platform != "generic" else PageKind.PAGE
             for url in [t.url, *t.more_urls]:
                 yield self.page_request(PageRequest(t.index, url, 0, kind))
+            for url, extra in self.context.start_pages(t):
+                yield self.page_request(PageRequest(t.index, url, 0, extra, scoped=True))
 
     # -- callbacks --------------------------------------------------------------------
     def _hints(self, target: Target, req: PageRequest) -> PlatformHints:
@@ -150,7 +155,23 @@ class CaptureSpider(scrapy.Spider):
         fetch: tuple[str, ...] = ()
         if req.kind in (PageKind.POST, PageKind.RECHECK):
             fetch = tuple(ad.post_resources(req.url))
-        return PlatformHints(ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch)
+        return PlatformHints(
+            ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch,
+            **self.context.hints(target, req.kind),
+        )  # fmt: skip
+
+    def _first_seen(self, target: Target) -> dict[str, str]:
+        """Relations earlier crawls saw, with when (for `follow_lists`)."""
+        hook = self.job.hooks.known_relations
+        if target.opts.follow_lists <= 0 or hook is None:
+            return {}
+        if target.index not in self._relations:
+            try:
+                self._relations[target.index] = hook(target.account)
+            except Exception as e:  # noqa: BLE001 - relations are then first seen now
+                self.job.messages.append(f"could not read earlier relations: {e}")
+                self._relations[target.index] = {}
+        return self._relations[target.index]
 
     def _analyzer(self, target: Target, req: PageRequest) -> Any:
         """The platform adapter reads the page before it is closed: is it blocked, which
@@ -190,12 +211,14 @@ class CaptureSpider(scrapy.Spider):
                 return []
             try:
                 cap.objects = adapter.extract(snap) or []
+                cap.objects = annotate(
+                    cap.objects, adapter, target.handle, kind, target.opts, self._first_seen(target)
+                )
             except Exception as e:  # noqa: BLE001
                 log.warning("extraction failed on %s: %s", cap.final_url, e)
                 cap.reason = f"extraction failed: {str(e).splitlines()[0]}"
-            if kind == "profile":
-                cap.post_links = adapter.post_links(snap, target.handle)
-            wanted: list[str] = []
+            cap.post_links = links_for(adapter, snap, target.handle, kind)
+            wanted: list[str] = wanted_photos(cap.objects)
             for obj in cap.objects:
                 wanted += [obj.get("avatar"), obj.get("header")]
                 for m in obj.get("media") or []:
@@ -344,7 +367,7 @@ class CaptureSpider(scrapy.Spider):
         cap.target = PageTarget(
             seed=target.index, depth=req.depth, kind=req.kind, account=target.account,
             platform=target.platform, handle=target.handle, attempt=req.attempt,
-            post_id=req.post_id,
+            post_id=req.post_id, account_type=target.opts.account_type,
         )  # fmt: skip
         for entry in cap.dropped:  # sub-resources the guard refused: say why
             reason = entry.get("reason") or ""
@@ -365,7 +388,9 @@ class CaptureSpider(scrapy.Spider):
         if cap.outcome is Outcome.OK:
             self._count_objects(cap, target)
 
-        if not retrying and cap.outcome is Outcome.OK and req.depth < target.depth:
+        # a reply's page may lead one step further, to the post it answers (crawler/context.py)
+        thread = req.kind in (PageKind.POST, PageKind.RECHECK) and target.depth > 0
+        if not retrying and cap.outcome is Outcome.OK and (req.depth < target.depth or thread):
             for request in self._follow(cap, target, req):
                 yield request
 
@@ -427,6 +452,7 @@ class CaptureSpider(scrapy.Spider):
                 media = self._media.setdefault(target.index, set())
                 media.add(m.get("url") or f"{obj.get('id')}#{len(media)}")
                 stats.media = len(media)
+        self.context.count(target, cap, stats)
 
     def _follow(self, cap: PageCapture, target: Target, req: PageRequest) -> list[Request]:
         adapter = self.adapters.get(target.index)
@@ -434,19 +460,12 @@ class CaptureSpider(scrapy.Spider):
         seen: set[str] = set()
         depth = req.depth + 1
         if adapter is not None and target.platform != "generic":
-            if req.kind is not PageKind.PROFILE:
-                return out
-            for link in cap.post_links or []:
-                if target.max_posts is not None and self._posts_queued[target.index] >= target.max_posts:
-                    break
-                if link in self._queued_posts:
-                    continue
-                self._queued_posts.add(link)
-                self._posts_queued[target.index] += 1
-                out.append(self.page_request(
-                    PageRequest(target.index, link, depth, PageKind.POST, scoped=True)
-                ))  # fmt: skip
-            return out
+            # post links up to max_posts, replies elsewhere, thread context, mentions, story
+            # items; links left out are recorded with why (the gap report)
+            return [
+                self.page_request(r)
+                for r in self.context.follow(target, cap, req, self._queued_posts, self._posts_queued)
+            ]
         for link in cap.links:
             link = link.split("#")[0]
             if not link or link in seen:

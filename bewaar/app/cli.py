@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
-    from bewaar.app import crawl, demo, package, serve, view, watch
+    from bewaar.app import crawl, demo, importer, package, serve, view, watch
     from bewaar.app.access import cli as access_cli
     from bewaar.app.export import cli as export_cli
     from bewaar.app.records import cli as records_cli
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     access_cli.register(sub)
     records_cli.register(sub)
+    importer.register(sub)
     return parser
 
 

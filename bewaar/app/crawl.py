@@ -21,11 +21,13 @@ from crawler.job import CrawlHooks, CrawlJob
 
 
 def hooks_for(root: Root, collection: str, config: RootConfig) -> CrawlHooks:
-    from catalog.api import known_posts
+    from catalog.api import backfill_from, known_posts, known_relations
     from signing.api import sign_warc
 
     return CrawlHooks(
         known_posts=lambda account: known_posts(root.path, collection, account),
+        backfill_from=lambda account: backfill_from(root.path, collection, account),
+        known_relations=lambda account: known_relations(root.path, collection, account),
         warc_finished=lambda path: sign_warc(path, root.path, config.signing),
         warc_hook_failed="could not sign {name}: {error} (run `bewaar sign` later)",
     )

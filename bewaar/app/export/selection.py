@@ -201,10 +201,26 @@ def post_filter(con: sqlite3.Connection, req: Request) -> cq.PostFilter:
     return f
 
 
+class InScopeOnly:
+    """Posts a rule marked out of scope (a hybrid or personal account's private or
+    party-political posts: not government information) are left out of every export, and the
+    manifest names the rule; then the user's own restrictions decide."""
+
+    def __init__(self, then: Access) -> None:
+        self.then = then
+
+    def decide(self, item: Item) -> Decision:
+        oos = item.post.get("out_of_scope")
+        if oos:
+            rule = oos.get("rule") if isinstance(oos, dict) else str(oos)
+            return Decision(LEAVE_OUT, f"out of scope (not government information): rule {rule}")
+        return self.then.decide(item)
+
+
 def resolve(catalog: Path, req: Request, access: Access | None = None) -> Selection:
     """The items of an export: the overview's search, the versions asked for, the replies,
-    then the user's restrictions."""
-    access = access or Everything()
+    then out-of-scope rules and the user's restrictions."""
+    access = InScopeOnly(access or Everything())
     con = connect(catalog)
     try:
         f = post_filter(con, req)

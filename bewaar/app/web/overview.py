@@ -49,6 +49,15 @@ CHANGE_LABELS = {
     "counts": "counts changed",
 }
 
+RELATION_LABELS = {
+    "own": "its own posts",
+    "own_reply": "its replies in others' threads",
+    "comment": "replies and comments by others",
+    "context": "posts it replied to (thread context)",
+    "received": "posts mentioning or tagging it",
+    "story": "stories (temporary content)",
+}
+
 StartResponse = Callable[..., Any]
 
 
@@ -274,7 +283,8 @@ class OverviewApp:
         return self.render(
             "index.html", user, accounts=accounts, posts=posts, f=f, errors=errors, qa=qa,
             platforms=platforms, change_types=POST_CHANGES, totals=totals, nav=nav,
-            filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to")),
+            filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to", "relation", "scope")),
+            relation_labels=RELATION_LABELS,
             export_params=sorted(base.items()), export_formats=EXPORT_FORMATS,
             may_export=self.may_export(user),
         )  # fmt: skip
@@ -291,7 +301,12 @@ class OverviewApp:
             "account": None, "platform": None, "change": None,
             "from": None, "to": None, "date_of": "published",
             "replies": params.get("replies") == "1", "page": 1,
+            "relation": None, "scope": "all",
         }  # fmt: skip
+        if params.get("relation") in cq.RELATIONS:
+            f["relation"] = params["relation"]
+        if params.get("scope") in cq.SCOPES:
+            f["scope"] = params["scope"]
         if params.get("account"):
             ids = {str(a["id"]) for a in accounts}
             if params["account"] in ids:
@@ -323,7 +338,7 @@ class OverviewApp:
         return cq.PostFilter(
             q=f["q"], account=f["account"], platform=f["platform"], change=f["change"],
             date_from=f["from"], date_to=f["to"], date_of=f["date_of"], replies=f["replies"],
-            page=f["page"],
+            page=f["page"], relation=f["relation"], scope=f["scope"],
         )  # fmt: skip
 
     def post(self, post_id: int, user: Any = None) -> str:
@@ -345,7 +360,7 @@ class OverviewApp:
             con.close()
         if found is None:
             raise NotFound(account_id)
-        return self.render("account.html", user, **found)
+        return self.render("account.html", user, relation_labels=RELATION_LABELS, **found)
 
     # -- export of a search result ------------------------------------------------------
     def may_export(self, user: Any) -> bool:
