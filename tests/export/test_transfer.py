@@ -39,7 +39,10 @@ def test_transfer_builds_a_valid_bag(exported: Exported, tmp_path: Path) -> None
     assert "<html" in (data / "evidence-report.html").read_text(encoding="utf-8")[:400].lower()
     xml = list((data / "metadata" / "xml").rglob("*.xml"))
     assert len(xml) > 100 and [e for f in xml[:60] for e in validate(f)] == []
-    assert (data / "records" / "NONE.txt").exists()
+    # every crawl appends to the signed ledger; it travels with the bag (no records yet)
+    ledger = data / "records" / "ledger" / "ledger.jsonl"
+    assert ledger.exists() and not (data / "records" / "NONE.txt").exists()
+    assert "records/ledger/ledger.jsonl" in readme
     # a bag is refused inside the collection, and never written over
     p = run_bewaar("transfer", "--root", str(exported.root), "accounts", "-o", str(out))
     assert p.returncode == 2 and "is not empty" in p.stderr
