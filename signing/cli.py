@@ -13,7 +13,7 @@ from pathlib import Path
 from bewaar.config import SigningConfig, load_root_config, parse_duration
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.lock import collection_dir_of, collection_lock
-from bewaar.model import WARC_SUFFIX
+from bewaar.model import WARC_SUFFIX, VolatileParameters
 from signing import api, keys, ledger, manifest, renewal, sign, trust, verify
 
 
@@ -348,11 +348,14 @@ def add_package_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", help="package title (default: the collection name)")
 
 
-def cmd_package(args: argparse.Namespace) -> int:
+def cmd_package(args: argparse.Namespace, volatile: VolatileParameters | None = None) -> int:
+    """`volatile`: request parameters to leave out of the index keys (signing/wacz.py); the
+    application layer passes what replay learned from the collection."""
     cfg = _cfg(args)
     from signing import wacz  # pulls in cdxj-indexer; only `package` needs it
 
-    r = wacz.package(args.root, cfg, args.collection, args.output, args.date_from, args.date_to, args.title)
+    r = wacz.package(args.root, cfg, args.collection, args.output, args.date_from, args.date_to, args.title,
+                     volatile=volatile)  # fmt: skip
     print(f"wrote {r.path}: {len(r.warcs)} WARC file(s), {r.pages} page(s), signed; timestamp {r.timestamp}"
           + (f" ({r.reason})" if r.reason else ""))
     if r.timestamp != "granted":

@@ -17,7 +17,7 @@ import json
 import math
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 MAX_QUERY_LENGTH = 4096  # as cdxj-indexer
 
@@ -94,3 +94,52 @@ def js_number(x: float) -> str:
     e = n - 1
     mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
     return f"{sign}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def without(query: str, names: frozenset[str], leaves: dict[str, frozenset[str]] | None = None) -> str:
+    """`query` (`a=1&b=2`, as in an index key) without the parameters in `names` (compared by
+    their decoded, lower-cased name), and without the `leaves` listed for a JSON-valued
+    parameter. The pairs kept are kept byte for byte."""
+    if not query or not (names or leaves):
+        return query
+    leaves = leaves or {}
+    kept: list[str] = []
+    for pair in query.split("&"):
+        raw_name, eq, raw_value = pair.partition("=")
+        name = unquote_plus(raw_name).lower()
+        if name in names:
+            continue
+        if eq and name in leaves:
+            pair = f"{raw_name}={_without_leaves(raw_value, leaves[name])}"
+        kept.append(pair)
+    return "&".join(kept)
+
+
+def url_without(url: str, names: frozenset[str], leaves: dict[str, frozenset[str]] | None = None) -> str:
+    """`url` with its query passed through `without` (no `?` left if nothing is)."""
+    base, q, query = url.partition("?")
+    if not q:
+        return url
+    rest = without(query, names, leaves)
+    return f"{base}?{rest}" if rest else base
+
+
+def _without_leaves(raw: str, drop: frozenset[str]) -> str:
+    """A URL-encoded JSON value without the leaves named in `drop` (at any depth); the value
+    unchanged if it is not JSON."""
+    try:
+        value = json.loads(unquote_plus(raw))
+    except ValueError:
+        return raw
+
+    def prune(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {
+                k: prune(x) for k, x in v.items()
+                if isinstance(x, dict | list) or k.lower() not in drop
+            }  # fmt: skip
+        if isinstance(v, list):
+            return [prune(x) for x in v]
+        return v
+
+    return quote_plus(json.dumps(prune(value), separators=(",", ":"), ensure_ascii=False), safe="")

@@ -49,7 +49,7 @@ from warcio.archiveiterator import ArchiveIterator
 from bewaar import SOFTWARE
 from bewaar.config import SigningConfig
 from bewaar.errors import BewaarError, InputError
-from bewaar.model import PAGES_HEADER, Root, read_pages
+from bewaar.model import PAGES_HEADER, Root, VolatileParameters, read_pages
 from signing import api, keys, manifest, requestquery, sign, timestamp, trust
 from signing.times import parse_time
 
@@ -144,7 +144,11 @@ def package(
     date_from: str | None = None,
     date_to: str | None = None,
     title: str | None = None,
+    volatile: VolatileParameters | None = None,
 ) -> PackageOutcome:
+    """Package `collection`'s signed WARCs (those of the dates given) into `output`.
+    `volatile`: the request parameters to leave out of the index keys (see `_Indexer`); the
+    application layer learns them from the collection (replay/fuzzy.py)."""
     coll = Root(Path(root)).collection(collection)
     if not coll.archive.is_dir():
         raise InputError(f"no collection '{collection}' in {root} (no {coll.archive})")
@@ -173,7 +177,7 @@ def package(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        result = _write(tmp, coll, chosen, identity, cfg, Path(root), start, stop, title or collection)
+        result = _write(tmp, coll, chosen, identity, cfg, Path(root), start, stop, title or collection, volatile)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -192,6 +196,7 @@ def _write(
     start: dt.datetime | None,
     stop: dt.datetime | None,
     title: str,
+    volatile: VolatileParameters | None = None,
 ) -> PackageOutcome:
     resources: list[dict[str, Any]] = []
 
@@ -234,7 +239,7 @@ def _write(
         for name, data in _ledger_members(coll.path):
             add_bytes(zf, name, data)
 
-        cdx, idx = _index([w for w, _ in chosen])
+        cdx, idx = _index([w for w, _ in chosen], volatile)
         add_bytes(zf, "indexes/index.cdx.gz", cdx, stored=True)
         add_bytes(zf, "indexes/index.idx", idx)
 
@@ -296,19 +301,50 @@ def _member(
 
 class _Indexer(CDXJIndexer):
     """cdxj-indexer, with JSON request bodies in POST/PUT keys written as the Request Body
-    Canonicalization spec and ReplayWeb.page write them (see signing/requestquery.py)."""
+    Canonicalization spec and ReplayWeb.page write them (see signing/requestquery.py), and
+    without the request parameters the application layer says are volatile.
+
+    Why leave those out: a replayed page sends new nonces and clocks, so a replay engine
+    never finds its request exactly and picks among the captures of the endpoint. wabac.js
+    (ReplayWeb.page 2.5.3) scores each capture by a similarity summed over every parameter of
+    the request it matches against: for a POST, the `requestBody` field; a random nonce that
+    happens to resemble another capture's nonce then outweighs a cursor that differs in one
+    character, and a timeline page is answered with another page's posts. With the volatile
+    parameters out of `requestBody` (and of the key), every candidate lacks them alike and the
+    identifying ones decide. A GET's `url` field must stay the record's URL (wabac.js and
+    `bewaar verify` check it against the record), so for GETs only the key changes; wabac.js's
+    own generic rule already ignores numeric `_=`, `cb=` and `*cache*=` values."""
+
+    def __init__(self, *args: Any, volatile: VolatileParameters | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.volatile = volatile or VolatileParameters()
 
     def _write_line(self, out: Any, index: dict[str, Any], record: Any, filename: str) -> None:
         req = getattr(record, "req", None)
         method = getattr(record, "method", None)
+        url = record.rec_headers.get_header("WARC-Target-URI") or ""
         if req is not None and method in ("POST", "PUT"):
             query = _json_request_query(Path(filename), req.file_offset)
+            names, leaves = self._volatile(method, url)
+            if query is None and (names or leaves):
+                query = getattr(record, "requestBody", None) or ""
             if query is not None:
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                key = f"{url}{'&' if '?' in url else '?'}__wb_method={method}"
+                query = requestquery.without(query, names, leaves)
+                key_url = requestquery.url_without(url, names, leaves)
+                key = f"{key_url}{'&' if '?' in key_url else '?'}__wb_method={method}"
                 record.requestBody = query
                 record.urlkey = self.get_url_key(key + (f"&{query}" if query else ""))
+        elif "?" in url and record.rec_type in ("response", "revisit"):
+            names, leaves = self._volatile("GET", url)
+            if names or leaves:
+                record.urlkey = self.get_url_key(requestquery.url_without(url, names, leaves))
         super()._write_line(out, index, record, filename)
+
+    def _volatile(self, method: str, url: str) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        if not self.volatile:
+            return frozenset(), {}
+        prefix = self.get_url_key(url.split("?", 1)[0]).split("?", 1)[0] + "?"
+        return self.volatile.names(method, prefix), self.volatile.json_leaves(method, prefix)
 
 
 def _json_request_query(warc: Path, offset: int) -> str | None:
@@ -343,8 +379,7 @@ def _ledger_members(collection_dir: Path) -> list[tuple[str, bytes]]:
     return out
 
 
-
-def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
+def _index(warcs: list[Path], volatile: VolatileParameters | None = None) -> tuple[bytes, bytes]:
     """ZipNum CDXJ (index.cdx.gz + index.idx) made by cdxj-indexer, as py-wacz makes it."""
     idx_text = io.StringIO()
     cdx = io.BytesIO()
@@ -358,6 +393,7 @@ def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
         lines=CDX_LINES_PER_BLOCK,
         digest_records=True,
         fields="referrer",
+        volatile=volatile,
     )
     indexer.process_all()
     return cdx.getvalue(), idx_text.getvalue().encode("utf-8")

@@ -14,7 +14,22 @@ import argparse
 from pathlib import Path
 
 from bewaar.errors import InputError
-from bewaar.model import Root
+from bewaar.model import Root, VolatileParameters
+
+
+def volatile_parameters(root: Root, collections: list[str]) -> VolatileParameters:
+    """The request parameters replay learned to be volatile in these collections (nonces,
+    client clocks), for the package writer to leave out of a WACZ's index keys, so that
+    ReplayWeb.page matches replayed requests by what identifies them (signing/wacz.py).
+    Learned once per collection index and cached with replay's rules."""
+    from replay.fuzzy import volatile_parameters_cached
+
+    out = VolatileParameters()
+    for name in collections:
+        coll = root.collection(name)
+        if coll.index_file.exists():
+            out = out.merged(volatile_parameters_cached(coll, root.state_dir / "replay"))
+    return out
 
 
 def cmd_package(args: argparse.Namespace) -> int:
@@ -36,7 +51,7 @@ def cmd_package(args: argparse.Namespace) -> int:
             "lists them, or --include-restricted to package everything (for an archive that "
             "applies the restrictions itself)"
         )
-    code = signing_cli.cmd_package(args)
+    code = signing_cli.cmd_package(args, volatile_parameters(root, [args.collection]))
     access.log("package", user, args.collection, "ok", output=str(args.output),
                include_restricted=bool(restricted))  # fmt: skip
     return code

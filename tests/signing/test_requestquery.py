@@ -7,12 +7,14 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from urllib.parse import quote_plus, unquote_plus
 
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 
+from bewaar.model import VolatileParameters
 from signing import api, wacz
-from signing.requestquery import js_number, json_query
+from signing.requestquery import js_number, json_query, url_without, without
 from tests.signing.conftest import Setup
 from tests.signing.helpers import SHA256WARCWriter
 
@@ -98,3 +100,52 @@ def test_package_index_keys_json_posts_as_the_spec(signed: Setup, tmp_path: Path
     assert key == "gov,example)/api/timeline?__wb_method=post&count=10&cursor=null&more=true&q=a+b"
     assert json.loads(entry)["requestBody"] == "cursor=null&count=10&more=true&q=a+b"
     assert json.loads(entry)["method"] == "POST"
+
+
+def test_without_leaves_out_volatile_parameters_and_keeps_the_rest_byte_for_byte() -> None:
+    names = frozenset({"nonce", "client_ts", "_"})
+    q = "account=minx&cursor=eyJvIjogMTB9&count=10&nonce=k3j4h5&client_ts=1796144151671&q=a+b%26c"
+    assert without(q, names) == "account=minx&cursor=eyJvIjogMTB9&count=10&q=a+b%26c"
+    assert without("Nonce=x&a=1", names) == "a=1"  # names compare lower-cased
+    assert without("", names) == "" and without("a=1", frozenset()) == "a=1"
+    assert url_without("https://x.gov/api/status/3?_=1796144151671", names) == "https://x.gov/api/status/3"
+    assert url_without("https://x.gov/r?page=2&_=1", names) == "https://x.gov/r?page=2"
+    assert url_without("https://x.gov/r", names) == "https://x.gov/r"
+    # a JSON-valued parameter keeps its identifying leaves and loses its client-made ones
+    features = '{"rweb_ts":1796144151671,"cursor":"abc","nested":{"rweb_ts":1,"id":7}}'
+    got = without(f"variables={quote_plus(features)}&x=1", frozenset(), {"variables": frozenset({"rweb_ts"})})
+    name, value = got.split("&")[0].split("=", 1)
+    assert name == "variables" and json.loads(unquote_plus(value)) == {"cursor": "abc", "nested": {"id": 7}}
+
+
+def test_volatile_parameters_round_trip_and_merge() -> None:
+    a = VolatileParameters({("POST", "gov,x)/api/timeline?"): frozenset({"nonce"})},
+                           {("GET", "gov,x)/g?"): {"features": frozenset({"rweb_ts"})}})
+    b = VolatileParameters({("POST", "gov,x)/api/timeline?"): frozenset({"client_ts"})})
+    assert VolatileParameters.from_json(json.loads(json.dumps(a.to_json()))) == a
+    both = a.merged(b)
+    assert both.names("post", "gov,x)/api/timeline?") == {"nonce", "client_ts"}
+    assert both.json_leaves("GET", "gov,x)/g?") == {"features": {"rweb_ts"}}
+    assert not VolatileParameters() and both
+
+
+def test_package_leaves_volatile_parameters_out_of_the_index(signed: Setup, tmp_path: Path) -> None:
+    """What ReplayWeb.page matches a replayed POST against is `requestBody`: without the nonce
+    and the client clock there, the cursor decides which capture answers (signing/wacz.py)."""
+    url = "https://example.gov/api/timeline"
+    warc = _post_warc(signed.archive / "20250301130000-post.warc.gz", url,
+                      {"cursor": "eyJvIjogMTB9", "count": 10, "nonce": "k3j4h5l6", "client_ts": 1796144151671})
+    api.sign_warc(warc, signed.root, signed.cfg)
+    volatile = VolatileParameters({("POST", "gov,example)/api/timeline?"): frozenset({"nonce", "client_ts"})})
+    out = tmp_path / "p.wacz"
+    wacz.package(signed.root, signed.cfg, "c", out, volatile=volatile)
+    with zipfile.ZipFile(out) as z:
+        lines = gzip.decompress(z.read("indexes/index.cdx.gz")).decode().splitlines()
+    key, _, entry = next(line for line in lines if "/api/timeline" in line).split(" ", 2)
+    assert key == "gov,example)/api/timeline?__wb_method=post&count=10&cursor=eyjvijogmtb9"
+    assert json.loads(entry)["requestBody"] == "cursor=eyJvIjogMTB9&count=10"
+    assert json.loads(entry)["url"] == url  # the record's own URL, as wabac.js checks
+    # without them the nonce stays, as before
+    wacz.package(signed.root, signed.cfg, "c", tmp_path / "q.wacz")
+    with zipfile.ZipFile(tmp_path / "q.wacz") as z:
+        assert "nonce=k3j4h5l6" in gzip.decompress(z.read("indexes/index.cdx.gz")).decode()

@@ -76,7 +76,10 @@ def _build(root: Path, collection: str, out: Path) -> TransferResult:
     cfg = load_root_config(root).signing
     failed: list[str] = []
     wacz = out / f"{collection}.wacz"
-    pkg = package_writer.package(root, cfg, collection, wacz, title=f"{collection} (transfer)")
+    from bewaar.app.package import volatile_parameters
+
+    pkg = package_writer.package(root, cfg, collection, wacz, title=f"{collection} (transfer)",
+                                 volatile=volatile_parameters(Root(root), [collection]))  # fmt: skip
 
     items = 0
     meta = out / "metadata"

@@ -87,7 +87,11 @@ class WaczExporter:
         self._pages(plan, coll.pages_file)
         out = job.out / "export.wacz"
         job.progress(f"wacz: {len(plan.pages)} page(s), {len(plan.copies)} record(s) in {len(warcs)} WARC file(s); signing")
-        r = package_writer.package(stage, cfg, STAGE_COLLECTION, out, title=job.title)
+        from bewaar.app.package import volatile_parameters
+
+        sources = sorted({c.ref.warc.parent.parent.name for c in plan.copies.values()})
+        r = package_writer.package(stage, cfg, STAGE_COLLECTION, out, title=job.title,
+                                   volatile=volatile_parameters(Root(job.root), sources))  # fmt: skip
         if r.timestamp != "granted":
             res.notes.append(f"wacz: the package has no trusted timestamp ({r.reason})")
         res.paths.append(out)
