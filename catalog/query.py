@@ -788,6 +788,22 @@ def warc_page_bounds(con: sqlite3.Connection, collection: str, warc: str) -> lis
     ]
 
 
+def thread_root(con: sqlite3.Connection, post_id: int) -> int:
+    """The topmost captured post of the thread a post belongs to (itself when its parent was
+    not captured): an account's reply elsewhere is exported inside the thread it answers."""
+    seen = {post_id}
+    while True:
+        row = con.execute(
+            "SELECT parent.id FROM posts p JOIN posts parent"
+            " ON parent.account = p.account AND parent.post_id = p.reply_to WHERE p.id = ?",
+            (post_id,),
+        ).fetchone()
+        if row is None or row[0] in seen:  # (a loop in bad data ends the walk)
+            return post_id
+        post_id = row[0]
+        seen.add(post_id)
+
+
 def export_post(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
     """One post as an export needs it: the account, every version (newest first) with its
     information object and the page it is best replayed from, the changes and re-checks,

@@ -141,7 +141,7 @@ def seed_for(site: Any, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def accounts_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One `bewaar crawl` of one account on each of the seven platform fixture sites, for the
+    """One `bewaar crawl` of one account on each of the platform fixture sites, for the
     whole session: tests/platforms checks the capture, tests/export exports it. Read-only:
     a test that changes the root works on a copy."""
     from bewaar.sites.platforms import SITES

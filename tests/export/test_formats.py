@@ -32,6 +32,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.app.export.wacz import PROVENANCE_URN, provenance_problems
 from bewaar.app.export.xml import MDTO_NS, validate
+from bewaar.sites.platforms import SITES
 from signing import trust, verify
 from tests.conftest import run_bewaar
 from tests.export.conftest import Exported
@@ -270,7 +271,7 @@ def test_eml_messages_parse_back(exported: Exported) -> None:
     eml = exported.out / "eml"
     m = manifest(exported.out)
     folders = {p.name for p in eml.iterdir()}
-    assert len(folders) == 7  # one mailbox folder per account
+    assert len(folders) == len(SITES)  # one mailbox folder per account (one per platform)
     posts = catalog_items(exported.root)
     attachments = 0
     for path in eml.rglob("*.eml"):

@@ -197,3 +197,15 @@ def test_access_hook_default_is_everything(synth: Path, tmp_path: Path) -> None:
                          progress=lambda _l: None)  # fmt: skip
     assert outcome.left_out == 0 and outcome.redacted == 0
     assert items(out) == ["mastodon-1", "mastodon-2", "mastodon-3", "mastodon-31", "mastodon-4"]
+
+
+def test_the_export_schema_names_every_platform() -> None:
+    """A platform added to bewaar must be exportable: its name is in the export schema's list
+    (Snapchat once was not, and every Snapchat object failed schema validation)."""
+    from typing import get_args
+
+    from bewaar.config import Platform
+
+    xsd = etree.parse(str(Path(validate.__code__.co_filename).parent / "schemas" / "bewaar-export-1.xsd"))
+    values = {e.get("value") for e in xsd.iter("{http://www.w3.org/2001/XMLSchema}enumeration")}
+    assert set(get_args(Platform)) <= values

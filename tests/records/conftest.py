@@ -90,9 +90,10 @@ def life_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
         x.start()
         try:
             mseed = {"platform": "mastodon", "handle": m.handle_in_seed, "base_url": m.base_url,
-                     "max_posts": 6, "retention": MASTODON_RULE}
+                     "max_posts": 6, "retention": MASTODON_RULE, "with_replies": False}
             xseed = {"platform": "x", "handle": x.handle_in_seed, "base_url": x.base_url,
-                     "max_posts": 4, "retention": X_RULE}
+                     "max_posts": 4, "retention": X_RULE, "with_replies": False}
+            # (the accounts' own pages only: replies elsewhere are tested with the context)
             ids = []
             for n, seeds in enumerate(([mseed], [mseed, xseed]), 1):
                 f = write_seeds(tmp / f"seeds{n}.yaml", {"collection": "gov", "seeds": seeds})

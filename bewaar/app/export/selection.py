@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -229,16 +229,43 @@ def resolve(catalog: Path, req: Request, access: Access | None = None) -> Select
             raise InputError("the selection matches no posts: nothing to export")
         sel = Selection(req, [])
         keys: set[str] = set()
-        for row in rows:
-            item = _item(con, row["id"], req, keys, depth=0, sel=sel)
+        done: set[int] = set()
+        for post_id in [r["id"] for r in rows] + _elsewhere(con, f, req):
+            if post_id in done:
+                continue
+            item = _item(con, post_id, req, keys, depth=0, sel=sel)
             if item is not None:
                 sel.items.append(item)
+                done.update(_ids(item))
     finally:
         con.close()
     _apply(sel, access)
     if not sel.items:
         raise InputError("every selected post is restricted for you: nothing to export")
     return sel
+
+
+def _elsewhere(con: sqlite3.Connection, f: cq.PostFilter, req: Request) -> list[int]:
+    """What the account said and received outside its own timeline, when the search shows
+    only its own posts: its replies in others' threads (exported inside the thread they
+    answer, as the platform shows them) and posts that mention it. These are the account's
+    words and what was addressed to it, so a Woo or court export of the account holds them."""
+    if req.filter is not None or f.replies or f.relation or f.post_ids:
+        return []  # an overview search result, or a search that says which posts it wants
+    out: list[int] = []
+    for relation in ("own_reply", "received"):
+        rows, _more = cq.search_posts(con, replace(f, relation=relation), page_size=0)
+        for r in rows:
+            out.append(cq.thread_root(con, r["id"]) if req.with_replies else r["id"])
+    return out
+
+
+def _ids(item: Item) -> set[int]:
+    """The catalog row ids of an item and its replies."""
+    out = {int(item.post["id"])}
+    for r in item.replies:
+        out |= _ids(r)
+    return out
 
 
 def _item(
