@@ -108,7 +108,15 @@ def _bewaar(*args: str, capture: bool = False) -> tuple[int, str]:
         start_new_session=True,  # a terminal's Ctrl-C reaches the demo only; it stops the child
     )
     try:
-        out, _ = proc.communicate()
+        while True:
+            # never one blocking wait: a signal the kernel hands to another thread (a fixture
+            # site's) would not interrupt it, and Python runs its handler only in this thread
+            # once it gets back to bytecode
+            try:
+                out, _ = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     except BaseException:
         _stop(proc)
         raise
