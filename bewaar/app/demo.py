@@ -286,7 +286,9 @@ def _serve(args: argparse.Namespace, ports: tuple[int, int, int], root: Root, si
             rwp = ReplayWebPage(port=ports[2])
             name = rwp.add(wacz)
             rwp.start()
-            print(f"ReplayWeb.page:  {rwp.view_url(name)}  (the package {wacz.name})")
+            print(f"ReplayWeb.page:  {rwp.view_url(name)}  (the package {wacz.name}, its pages)")
+            edited = site.post_page_url(site.post(EDITED))
+            print(f"  edited post:   {rwp.view_url(name, edited)}")
         except EnvironmentProblem as e:
             rwp = None
             print(f"ReplayWeb.page:  not available ({e}); `bewaar setup` installs it")
