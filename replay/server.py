@@ -216,7 +216,14 @@ class ReplayServer:
         """Until pywb exits (or Ctrl-C / SIGTERM here); then stop it."""
         assert self.proc is not None
         try:
-            return self.proc.wait()
+            while True:
+                # in short polls: Python runs a signal's handler in the main thread only once
+                # it is back to bytecode, and a blocking waitpid need not be interrupted by a
+                # signal delivered while the overview's thread runs
+                try:
+                    return self.proc.wait(0.5)
+                except subprocess.TimeoutExpired:
+                    continue
         except KeyboardInterrupt:
             return 0
         finally:
