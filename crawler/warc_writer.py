@@ -320,8 +320,12 @@ class WarcFiles:
             # below are those of the redacted bytes that are stored
             common[REDACTED_HEADER] = "; ".join(ex.redacted)
 
+        # Only GET answers are deduplicated: pywb finds a revisit's original by URL (and for a
+        # POST by URL + body), so a POST whose answer equals an earlier one's could not be
+        # resolved (its original's lookup key holds another body) and would replay as a 503.
+        dedup = ex.status == 200 and bool(body) and ex.method.upper() == "GET"
         original: Original | None = None
-        if ex.status == 200 and body:
+        if dedup:
             original = self.dedup.get(payload_digest)
 
         resp_id = StatusAndHeadersParser.make_warc_id()
@@ -344,7 +348,7 @@ class WarcFiles:
             )
         else:
             resp = _http_record(writer, ex.url, "response", http, body, {**common, "WARC-Record-ID": resp_id})
-            if ex.status == 200 and body:
+            if dedup:
                 self.dedup.add(payload_digest, Original(ex.url, date, resp_id))
 
         req_http = request_headers(ex)
