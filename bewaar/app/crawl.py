@@ -9,12 +9,15 @@ with earlier ones, and the report is written again with the catalog's findings.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from bewaar.config import RootConfig, SeedList, load_root_config, load_seed_list
-from bewaar.errors import FAILED, OK, BewaarError
+from bewaar.errors import FAILED, INTERRUPTED, OK, BewaarError
 from bewaar.lock import collection_lock
 from bewaar.model import Root
 from crawler.job import CrawlHooks, CrawlJob
@@ -40,6 +43,63 @@ def announce_key(root: Root, config: RootConfig) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+def run_definition(
+    seeds: SeedList, seed_file: Path | None, crawl_id: str, account_limit: float | None = None
+) -> dict[str, Any]:
+    """What a worker needs to crawl a run: the seed list (login-state paths made absolute),
+    its crawl id."""
+    from bewaar.timeutil import iso
+
+    return {
+        "crawl_id": crawl_id,
+        "collection": seeds.collection,
+        "seeds": seeds.model_dump(mode="json", exclude_none=True),
+        "seed_file": str(seed_file.resolve()) if seed_file else None,
+        "account_limit": account_limit,
+        "created": iso(),
+    }
+
+
+def run_key(seeds: SeedList, seed_file: Path | None) -> str:
+    """The same seed list (content, and where it lies: login states are relative to it)
+    finds its unfinished run again: that is how a killed crawl is resumed."""
+    data = json.dumps(
+        [seeds.model_dump(mode="json", exclude_none=True), str(seed_file.resolve().parent) if seed_file else ""],
+        sort_keys=True,
+    )
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def enqueue_run(
+    r: Any, pool: str, root: Root, seeds: SeedList, config: RootConfig, seed_file: Path | None,
+    due: float | None = None, account_limit: float | None = None, key: str | None = None,
+) -> tuple[str, bool]:
+    """A run in the queue (its start pages), or the unfinished run of the same seed list:
+    (crawl id, resumed)."""
+    import time
+
+    from crawler.job import new_crawl_id
+    from crawler.redisq import enqueue
+    from crawler.runstate import Pool, create_run
+    from crawler.spider import start_requests
+    from crawler.targets import make_targets
+
+    key = key or run_key(seeds, seed_file)
+    due = time.time() if due is None else due
+    crawl_id = new_crawl_id()
+    run_id, resumed = create_run(
+        r, pool, crawl_id, run_definition(seeds, seed_file, crawl_id, account_limit), key, due
+    )
+    if resumed:
+        return run_id, True
+    job = CrawlJob(root, seeds, config, seed_file, crawl_id=run_id)
+    make_targets(job)
+    q = Pool(r, pool)
+    for req in start_requests(job):
+        enqueue(q, req, due)
+    return run_id, False
+
+
 def crawl(
     root: Root,
     seeds: SeedList,
@@ -48,27 +108,98 @@ def crawl(
     verbose: int = 0,
     quiet: bool = False,
 ) -> tuple[int, CrawlJob]:
-    """Crawl, then index, report and catalog; the exit status and the finished job."""
-    from crawler.run import run_crawl
+    """Crawl, then index, report and catalog; the exit status and the finished job.
+
+    The queue is the root's private redis-server: a crawl killed midway (even by SIGKILL) is
+    resumed by running the same command again, under the same crawl id."""
+    from crawler.redis_server import RedisServer
+    from crawler.runstate import connect, end_run, run_info
+    from crawler.worker import Worker, WorkerHooks, load_job
 
     announce_key(root, config)
     # one writer per collection: the crawl and its after-crawl steps hold the lock (a second
     # crawl, `bewaar index` or `bewaar sign` of this collection stops with exit 3)
     with collection_lock(root.collection(seeds.collection).path):
+        server = RedisServer(root.state_dir / "redis")
+        url = server.ensure()
         # Scrapy installs its own SIGINT/SIGTERM handlers and leaves them behind once its
         # reactor has stopped; a process that goes on after the crawl (the demo serving
         # replay) must answer SIGTERM again.
         saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            job = run_crawl(
-                root, seeds, config, seed_file=seed_file, verbose=verbose, quiet=quiet,
-                hooks=hooks_for(root, seeds.collection, config),
+            r = connect(url, on_down=server.ensure)
+            key = run_key(seeds, seed_file)
+            run_id, resumed = enqueue_run(r, f"crawl-{key[:16]}", root, seeds, config, seed_file, key=key)
+            hooks = WorkerHooks(crawl_hooks=lambda c: hooks_for(root, c, config))
+            worker = Worker(
+                root, config, url, f"crawl-{key[:16]}", local=True, hooks=hooks,
+                verbose=verbose, quiet=quiet, until=lambda w: run_id in w.ready or bool(w.write_error),
+                on_down=server.ensure,
             )  # fmt: skip
+            if not quiet:
+                info = run_info(r, run_id) or {}
+                targets = len(seeds.seeds)
+                if resumed:
+                    done = RunStoreCounts(r, run_id)
+                    print(
+                        f"Resuming crawl {run_id} of {targets} seed(s) into "
+                        f"{root.collection(seeds.collection).path}: {done} page(s) written before, "
+                        f"{info.get('pending', 0)} to go",
+                        file=sys.stderr, flush=True,
+                    )  # fmt: skip
+                else:
+                    print(
+                        f"Crawling {targets} seed(s) into {root.collection(seeds.collection).path} "
+                        f"(crawl {run_id}, {config.crawl.concurrency} page(s) at a time)",
+                        file=sys.stderr, flush=True,
+                    )  # fmt: skip
+            run_error = None
+            try:
+                worker.run()
+            except RuntimeError as e:
+                run_error = str(e)
+            job = load_job(r, root, config, run_id, hooks.crawl_hooks(seeds.collection))
+            if job is None:
+                raise BewaarError(f"crawl {run_id} vanished from the queue", FAILED)
+            job.quiet = quiet
+            job.user_agent = worker.user_agent
+            job.write_error = worker.write_error
+            job.run_error = run_error
+            job.load_totals()
+            refused = worker.netguard.summary() if worker.netguard else ""
+            if refused:
+                job.messages.append(refused)
+            complete = run_id in worker.ready or job.write_error or run_error
+            if not complete:
+                return _interrupted(job), job
+            code = finish(job)
+            end_run(r, run_id)
+            return code, job
         finally:
             for sig, handler in saved.items():
                 if handler is not None:
                     signal.signal(sig, handler)
-        return finish(job), job
+            server.stop()
+
+
+def RunStoreCounts(r: Any, run_id: str) -> int:  # noqa: N802 - reads like a number
+    from crawler.runstate import RunStore
+
+    return RunStore(r, run_id).counts().get("done", 0)
+
+
+def _interrupted(job: CrawlJob) -> int:
+    """A crawl stopped before its end: what it wrote is finished (moved into archive/,
+    signed) and indexed, so it replays; the run waits in the queue to be resumed."""
+    from crawler.indexer import add_to_index
+
+    add_to_index(job.collection, [w for w in job.warcs if w.exists()])
+    print(
+        f"interrupted: crawl {job.crawl_id} stopped after {job.done} page(s); what it wrote is "
+        "kept, signed and indexed. Run the same command again to resume it.",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    return INTERRUPTED
 
 
 def finish(job: CrawlJob) -> int:
