@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
-    from bewaar.app import crawl, demo, serve, watch
+    from bewaar.app import crawl, demo, serve, watch, worker
     from bewaar.app.access import cli as access_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     signing_cli.register(sub)
     catalog_cli.register(sub)
     watch.register(sub)
+    worker.register(sub)
     environment.register(sub)
     demo.register(sub)
     access_cli.register(sub)

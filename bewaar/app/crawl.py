@@ -253,10 +253,30 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"crawl": config.crawl.model_copy(update={"concurrency": args.concurrency})}
         )
+    if args.redis:
+        return enqueue_shared(root, seeds, config, Path(args.seeds), args.redis)
     code, _job = crawl(
         root, seeds, config, seed_file=Path(args.seeds), verbose=args.verbose, quiet=args.quiet
     )
     return code
+
+
+def enqueue_shared(root: Root, seeds: SeedList, config: RootConfig, seed_file: Path, url: str) -> int:
+    """`bewaar crawl --redis URL`: the run goes to the shared queue, for `bewaar worker`."""
+    from crawler.runstate import connect
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise BewaarError(f"{url!r} is not a Redis URL (redis://HOST:PORT/DB)", 2)
+    r = connect(url)
+    run_id, resumed = enqueue_run(r, "shared", root, seeds, config, seed_file)
+    what = "is still under way (resumed)" if resumed else "enqueued"
+    print(
+        f"crawl {run_id} of '{seeds.collection}' ({len(seeds.seeds)} seed(s)) {what} in {url}: "
+        f"`bewaar worker --redis {url}` processes crawl it; its report will be "
+        f"collections/{seeds.collection}/crawls/{run_id}.json",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    return OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -264,6 +284,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("seeds", help="seed list (YAML)")
     p.add_argument("--root", default=".", help="root directory holding collections/ (default: .)")
     p.add_argument("--concurrency", type=int, help="pages captured at the same time")
+    p.add_argument("--redis", metavar="URL", help="enqueue in this shared Redis queue for "
+                   "`bewaar worker` processes instead of crawling here")  # fmt: skip
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or summary")
     p.set_defaults(func=cmd_crawl)
