@@ -9,14 +9,13 @@ queue. Differences from scrapy-redis' own:
 - the fingerprint set is per run (a page is crawled once per run, and again in the next run),
   and checking it, queueing and counting the run's pending pages is one atomic script;
 - the score orders runs by how overdue they are (the run's due time), breadth first within
-  a run (depth), and a retry after a rate limit waits in the queue until its time.
+  a run (depth).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import time
 from typing import Any
 
 from scrapy.http import Request
@@ -52,9 +51,8 @@ def decode(payload: bytes, spider: Any) -> Request:
 
 def score(due: float, request: Request) -> float:
     """Lower first: the run's due time (the most overdue run first), then depth (breadth
-    first: scrapy's priority is minus the depth); a retry not before its time."""
-    not_before = float(request.meta.get("bewaar_not_before") or 0.0)
-    return max(due - request.priority * 0.001, not_before)
+    first: scrapy's priority is minus the depth)."""
+    return due - request.priority * 0.001
 
 
 def enqueue(pool: Pool, request: Request, due: float) -> bool:
@@ -135,6 +133,3 @@ class _NoDupeFilter:
     def log(self, request: Request, spider: Any) -> None:
         pass
 
-
-def now() -> float:
-    return time.time()

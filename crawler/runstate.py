@@ -121,12 +121,12 @@ if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 1 then
 end
 return 0
 """
-# Pop the lowest-scored request that is due (score <= now) into a lease. Retried with the same
-# lease id it returns the same request (never a second one under that id).
+# Pop the lowest-scored request into a lease (owner, deadline). Retried with the same lease id
+# it returns the same request (never a second one under that id).
 _POP = """
 local held = redis.call('HGET', KEYS[3], ARGV[4])
 if held then return held end
-local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, 1)
+local items = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #items == 0 then return false end
 redis.call('ZREM', KEYS[1], items[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
@@ -182,10 +182,9 @@ class Pool:
         keys = [self.queue, run_key(run_id), run_key(run_id, "fp")]
         return bool(self._push(keys=keys, args=[payload, repr(score), fingerprint]))
 
-    def pop(self, wid: str, lease: str, now: float | None = None) -> bytes | None:
-        now = time.time() if now is None else now
+    def pop(self, wid: str, lease: str) -> bytes | None:
         keys = [self.queue, self.leases, self.ldata, self.lowner, self.lscore]
-        data = self._pop(keys=keys, args=[repr(now), repr(now + LEASE_SECONDS), wid, lease])
+        data = self._pop(keys=keys, args=["", repr(time.time() + LEASE_SECONDS), wid, lease])
         return data or None
 
     def ack(self, lease: str, run_id: str) -> int:

@@ -62,12 +62,10 @@ def describe_failure(failure: Failure) -> str:
     return text[:200]
 
 
-def page_request(req: PageRequest, not_before: float = 0.0) -> Request:
+def page_request(req: PageRequest) -> Request:
     """The Scrapy request for a page, as it travels through the queue: plain data only (the
-    callbacks are named; crawler/redisq.py encodes it). `not_before`: a retry's earliest time."""
+    callbacks are named; crawler/redisq.py encodes it)."""
     meta: dict[str, Any] = {"playwright": True, "bewaar": req.to_meta()}
-    if not_before:
-        meta["bewaar_not_before"] = not_before
     return Request(
         req.url, meta=meta, dont_filter=req.attempt > 1 or req.kind is PageKind.RECHECK,
         priority=-req.depth,
@@ -402,7 +400,8 @@ class CaptureSpider(scrapy.Spider):
         if retrying:
             delay = RETRY_BASE_SECONDS * 2 ** (req.attempt - 1)
             job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {req.attempt + 1})")
-            yield page_request(req.retry(), not_before=time.time() + delay)
+            await asyncio.sleep(delay)
+            yield page_request(req.retry())
 
         if streams is not None:
             await streams

@@ -512,6 +512,51 @@ def complete_prefix(path: Path) -> int:
     return good
 
 
+def complete_pages(path: Path, good: int) -> int:
+    """Within the first `good` bytes (whole records), where the last whole *page* ends: a
+    page's records end with its urn:pageinfo record, so the records of a page cut off by a
+    crash are dropped (the page was not acknowledged: it is crawled again, whole). A file
+    without page records keeps every whole record."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    end = 0
+    pages = False
+    try:
+        with path.open("rb") as fh:
+            it = ArchiveIterator(_Limited(fh, good), check_digests=False)
+            for rec in it:
+                uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                it.read_to_end(rec)
+                if rec.rec_type == "warcinfo" and not pages:
+                    end = it.get_record_offset() + it.get_record_length()
+                elif rec.rec_type == "metadata" and uri.startswith("urn:pageinfo:"):
+                    pages = True
+                    end = it.get_record_offset() + it.get_record_length()
+    except Exception:  # noqa: BLE001 - unreadable: keep the whole records
+        return good
+    return end if pages else good
+
+
+class _Limited:
+    """A file read only up to `size` bytes."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.left = fh, size
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.fh.read(n)
+        self.left -= len(data)
+        return data
+
+    def readline(self, n: int = -1) -> bytes:
+        data = self.fh.readline(self.left if n is None or n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return data
+
+
 def warc_crawl_id(path: Path) -> str:
     """The crawl id in a WARC's warcinfo record (its first record), or ""."""
     from warcio.archiveiterator import ArchiveIterator
@@ -538,7 +583,7 @@ def recover(collection: Collection, staging: Path | None = None) -> list[Path]:
     if not staging.is_dir():
         return moved
     for path in sorted(staging.glob(f"*{WARC_SUFFIX}")):
-        good = complete_prefix(path)
+        good = complete_pages(path, complete_prefix(path))
         if good == 0:
             log.warning("removing %s: it holds no complete record", path.name)
             path.unlink()

@@ -543,11 +543,14 @@ class Watch:
         job = active.job
         try:
             end = tnow()
+            info = run_info(self.redis, run_id) if self.redis is not None else None
+            if info and info.get("first_page"):  # when its first page was taken from the queue
+                active.start = datetime.fromtimestamp(float(info["first_page"]), UTC)
             summary = self._summary(job, run_id, code)
             next_due = active.start + timedelta(seconds=job.every)
             while next_due <= end:  # skip slots missed while this run took long
                 next_due += timedelta(seconds=job.every)
-            self._mark_done(job, end, code, run_id, summary, next_due)
+            self._mark_done(job, active.start, end, code, run_id, summary, next_due)
             self.runs += 1
             if code != 0:
                 self.failures += 1
@@ -621,13 +624,14 @@ class Watch:
         )
 
     def _mark_done(
-        self, job: Job, end: datetime, code: int, crawl_id: str | None, msg: str, next_due: datetime
+        self, job: Job, start: datetime, end: datetime, code: int, crawl_id: str | None, msg: str,
+        next_due: datetime,
     ) -> None:
         self._catalog(
             lambda con: con.execute(
-                "UPDATE schedule SET last_end = ?, last_exit = ?, last_crawl = ?, last_message = ?,"
-                " running = NULL, next_due = ? WHERE collection = ? AND account = ?",
-                (iso(end), code, crawl_id, msg, iso(next_due), job.collection, job.account),
+                "UPDATE schedule SET last_start = ?, last_end = ?, last_exit = ?, last_crawl = ?,"
+                " last_message = ?, running = NULL, next_due = ? WHERE collection = ? AND account = ?",
+                (iso(start), iso(end), code, crawl_id, msg, iso(next_due), job.collection, job.account),
             )
         )
 
