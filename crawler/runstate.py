@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -58,7 +59,8 @@ class _PatientRetry(Retry):
             now = time.monotonic()
             if now - self._said > 30:
                 self._said = now
-                log.warning("redis unavailable (%s); waiting and retrying", error)
+                # said on stderr whatever the log level: an operator must see why work stalls
+                print(f"redis unavailable ({error}); waiting and retrying", file=sys.stderr, flush=True)
             if self.on_down is not None:
                 try:
                     self.on_down()

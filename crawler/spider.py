@@ -298,10 +298,13 @@ class CaptureSpider(scrapy.Spider):
         if page is not None and rec is not None and failure.check(PlaywrightTimeout):
             try:
                 if not page.is_closed():
-                    cap = await capture_page(
-                        page, rec, req.url, None, job.seeds.behaviors,
-                        self._hints(job, target, req), analyze=self._analyzer(job, target, req),
-                    )
+                    cap = await asyncio.wait_for(
+                        capture_page(
+                            page, rec, req.url, None, job.seeds.behaviors,
+                            self._hints(job, target, req), analyze=self._analyzer(job, target, req),
+                        ),
+                        self.worker.page_limit(job),
+                    )  # fmt: skip
                     cap.reason = reason
                     await _close(page)
                     if cap.exchanges:
@@ -310,6 +313,8 @@ class CaptureSpider(scrapy.Spider):
                         return
             except PlaywrightError:
                 pass
+            except TimeoutError:  # the page never loaded, nor settled: a hanging server
+                reason += f"; gave up after {self.worker.page_limit(job):.0f}s (page time limit)"
         await _close(page)
         self._fail(job, target, req.url, reason, meta)
 

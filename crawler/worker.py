@@ -236,7 +236,7 @@ class Worker:
     def page_limit(self, job: CrawlJob) -> float:
         """Seconds one page may take, everything included (load, behaviours, playback)."""
         b = job.seeds.behaviors
-        return float(job.config.crawl.page_timeout + b.scroll_timeout * 2 + b.media_timeout + 120)
+        return float(job.config.crawl.page_timeout + b.scroll_timeout + b.media_timeout + 30)
 
     # -- leases ---------------------------------------------------------------------------
     def may_take(self) -> bool:

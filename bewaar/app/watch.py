@@ -302,6 +302,11 @@ class Watch:
     def _run_local(self) -> int:
         """Runs crawled here: a worker on the root's private queue, in this thread (Scrapy's
         reactor); the schedule in another."""
+        # imported here, in the main thread, before the schedule's thread needs them: two
+        # threads importing Scrapy at once see half-initialised modules
+        import crawler.redisq
+        import crawler.spider
+        import crawler.targets  # noqa: F401
         from bewaar.app.crawl import announce_key, hooks_for
         from crawler.redis_server import RedisServer
         from crawler.runstate import connect
@@ -698,7 +703,7 @@ def _duration(seconds: float) -> str:
     s = int(round(seconds))
     if s < 120:
         return f"{s}s"
-    if s < 7200:
+    if s < 3600:
         return f"{s // 60}m"
     if s < 172800:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bewaar.config import load_root_config
 from bewaar.errors import OK, BewaarError, InputError
+from bewaar.lock import file_lock
 from bewaar.model import Root
 from crawler.job import CrawlJob
 
@@ -55,7 +56,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"crawl": config.crawl.model_copy(update={"concurrency": args.concurrency})}
         )
-    announce_key(root, config)
+    with file_lock(root.state_dir / "keys.lock"):  # workers starting together make one key
+        announce_key(root, config)
     wid = worker_id(args.id)
     worker = Worker(
         root, config, args.redis, "shared", wid=wid, local=False,
