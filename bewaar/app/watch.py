@@ -304,6 +304,7 @@ class Watch:
         reactor); the schedule in another."""
         # imported here, in the main thread, before the schedule's thread needs them: two
         # threads importing Scrapy at once see half-initialised modules
+        import crawler.platforms
         import crawler.redisq
         import crawler.spider
         import crawler.targets  # noqa: F401
