@@ -2,7 +2,8 @@
 passes: the load of the watch and worker benchmarks.
 
 Account N has a profile page /a/N listing its newest posts (each a link to /a/N/p/K) and a
-post page per post. Account N publishes post K at T0 + offset(N) + K * period, on the
+post page per post, on a port of its own (bewaar names a URL seed's account by its host and
+port, so each account is its own run). Account N publishes post K at T0 + offset(N) + K * period, on the
 schedule's clock (bewaar.timeutil.now(), which BEWAAR_NOW / BEWAAR_CLOCK_SPEED can run fast),
 so a crawl sees new posts between runs. Every request is logged (path, real time), so the
 benchmark knows when each account was visited and what each visit could see.
@@ -27,7 +28,7 @@ class SyntheticAccounts:
         self.period = period  # seconds between two posts of an account (simulated)
         self.shown = shown  # posts listed on a profile page
         self.t0 = (t0 or clock()).timestamp()
-        self.server = FixtureServer()
+        self.servers = [FixtureServer() for _ in range(accounts)]
         self.log: list[tuple[str, float, float]] = []  # (path, real time, simulated time)
         self._lock = threading.Lock()
         self._routes()
@@ -53,8 +54,10 @@ class SyntheticAccounts:
         return sim
 
     def _routes(self) -> None:
-        srv = self.server
+        for srv in self.servers:
+            self._route(srv)
 
+    def _route(self, srv: FixtureServer) -> None:
         @srv.route("GET", r"/a/(\d+)")
         def profile(req: Request, m: Any) -> Response:
             n = int(m.group(1))
@@ -79,13 +82,14 @@ class SyntheticAccounts:
                 f"<article><p>{text}</p></article></body></html>"
             )
 
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
+    def profile_url(self, n: int) -> str:
+        return f"{self.servers[n].base_url}/a/{n}"
 
     def __enter__(self) -> SyntheticAccounts:
-        self.server.start()
+        for srv in self.servers:
+            srv.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.stop()
+        for srv in self.servers:
+            srv.stop()

@@ -95,7 +95,7 @@ def main() -> int:
         seeds.write_text(yaml.safe_dump({
             "collection": "bench", "every": args.every,
             "behaviors": {"play_media": False, "full_media": False, "scroll_timeout": 10},
-            "seeds": [{"url": f"{site.base_url}/a/{n}", "depth": args.depth}
+            "seeds": [{"url": site.profile_url(n), "depth": args.depth}
                       for n in range(args.accounts)],
         }))  # fmt: skip
         log = (tmp / "watch.log").open("w")

@@ -58,12 +58,13 @@ class WorkerHooks:
     """What the application layer gives a worker.
 
     crawl_hooks(collection) -> CrawlHooks: earlier posts (catalog), signing of finished WARCs.
-    finish(job): the after-crawl steps of a complete run (index, report, catalog, changes), in
-      the worker's one finishing thread; None: the caller finishes (bewaar crawl).
+    finish(jobs): the after-crawl steps of complete runs (index, report, catalog, changes), in
+      the worker's one finishing thread, as many together as are complete (one indexer run,
+      one catalog update); None: the caller finishes (bewaar crawl).
     """
 
     crawl_hooks: Callable[[str], CrawlHooks] = lambda collection: CrawlHooks()
-    finish: Callable[[CrawlJob], None] | None = None
+    finish: Callable[[list[CrawlJob]], None] | None = None
 
 
 @dataclass
@@ -240,7 +241,13 @@ class Worker:
 
     # -- leases ---------------------------------------------------------------------------
     def may_take(self) -> bool:
-        return not self.stopping and not self.draining and self.write_error is None
+        """`crawl.concurrency` pages at once, from the moment a page is taken until it is
+        written: a page's browser context lives that long (Scrapy's own limit counts only
+        downloads, and behaviours run after the download)."""
+        return (
+            not self.stopping and not self.draining and self.write_error is None
+            and len(self.inflight) < self.config.crawl.concurrency
+        )  # fmt: skip
 
     def take(self, request: Any, lease: str) -> bool:
         """A request popped from the queue: ready it for this worker, or settle it (its run
@@ -296,6 +303,15 @@ class Worker:
             return
         self.pages_done += 1
         self.pool.ack(lease, held.run)
+        self._wake_engine()
+
+    def _wake_engine(self) -> None:
+        """A page slot is free: let the engine ask the scheduler again now, not at its next
+        heartbeat."""
+        slot = getattr(getattr(self.crawler, "engine", None), "_slot", None)
+        nextcall = getattr(slot, "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
 
     # -- files ----------------------------------------------------------------------------
     def files_for(self, job: CrawlJob) -> Any:
@@ -522,18 +538,29 @@ class Worker:
         from crawler.runstate import end_run
 
         while True:
-            job = self._finishing.get()
-            if job is None:
-                return
+            first = self._finishing.get()
+            jobs = [first]
+            while True:  # every run complete by now, finished together
+                try:
+                    jobs.append(self._finishing.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in jobs
+            jobs = [j for j in jobs if j is not None]
             try:
                 assert self.hooks.finish is not None
-                self.hooks.finish(job)
+                if jobs:
+                    self.hooks.finish(jobs)
             except Exception:  # noqa: BLE001 - the next finisher tries again
-                log.exception("after-crawl steps of %s failed", job.crawl_id)
-                set_run(self.redis, job.crawl_id, state="closing")
-                continue
-            end_run(self.redis, job.crawl_id)
-            self.runs.drop(job.crawl_id)
+                log.exception("after-crawl steps of %s failed", ", ".join(j.crawl_id for j in jobs))
+                for job in jobs:
+                    set_run(self.redis, job.crawl_id, state="closing")
+            else:
+                for job in jobs:
+                    end_run(self.redis, job.crawl_id)
+                    self.runs.drop(job.crawl_id)
+            if stop:
+                return
 
     def _recover_dead_workers(self) -> None:
         """Files a dead worker left in its staging directory: complete records into archive/,

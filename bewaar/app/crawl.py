@@ -204,45 +204,68 @@ def _interrupted(job: CrawlJob) -> int:
 
 def finish(job: CrawlJob) -> int:
     """The after-crawl steps; nothing captured is lost if one of them fails."""
+    return finish_many([job])[0]
+
+
+def finish_many(jobs: list[CrawlJob]) -> list[int]:
+    """The after-crawl steps of several complete runs at once (a watch or the workers finish
+    many together): one indexer run per collection, one catalog update for all, then each
+    run's report; an exit status per run."""
     from bewaar.app.access.acl import refresh_acls
-    from catalog.api import update_after_crawl
-    from crawler.indexer import add_to_index
+    from catalog.api import update_after_crawls
+    from crawler.indexer import add_many
     from crawler.report import print_summary, write_report
 
-    root, name = job.root.path, job.collection.name
+    if not jobs:
+        return []
+    root = jobs[0].root
+    entries: dict[str, int] = {}
+    reports = {}
     try:
-        entries = add_to_index(job.collection, job.warcs)
-        write_report(job, entries)  # the catalog reads it
-        job.messages.extend(update_after_crawl(root, name, job.crawl_id))
-        report = write_report(job, entries)  # now with the catalog's findings
-        refresh_acls(job.root)  # new captures of restricted posts are restricted too
+        by_coll: dict[str, list[CrawlJob]] = {}
+        for job in jobs:
+            by_coll.setdefault(job.collection.name, []).append(job)
+        for group in by_coll.values():
+            counts = add_many(group[0].collection, [[w for w in j.warcs if w.exists()] for j in group])
+            entries.update({j.crawl_id: n for j, n in zip(group, counts, strict=True)})
+        for job in jobs:
+            write_report(job, entries[job.crawl_id])  # the catalog reads it
+        found = update_after_crawls(root.path, [j.crawl_id for j in jobs])
+        for job in jobs:
+            job.messages.extend(found.get(job.crawl_id, []))
+            reports[job.crawl_id] = write_report(job, entries[job.crawl_id])  # with the findings
+        refresh_acls(root)  # new captures of restricted posts are restricted too
     except OSError as e:
+        name = jobs[0].collection.name
         raise BewaarError(
-            f"the captured pages are kept in {job.collection.archive}, but the index, report or "
-            f"catalog could not be written ({e.strerror or e}); free space, then run "
-            f"`bewaar index {name} --root {root}` and `bewaar catalog rebuild --root {root}`",
+            f"the captured pages are kept in {jobs[0].collection.archive}, but the index, report "
+            f"or catalog could not be written ({e.strerror or e}); free space, then run "
+            f"`bewaar index {name} --root {root.path}` and `bewaar catalog rebuild --root {root.path}`",
             FAILED,
         ) from e
-    if not job.quiet:
-        print_summary(job, entries, report)
-    if job.write_error:
-        kept = (
-            "the pages stored before it are kept (signed and indexed)" if job.warcs
-            else "no page had been stored yet"
-        )
-        print(
-            f"error: {job.write_error}. The crawl stopped; {kept}. "
-            "Free space (or raise the file size limit) and crawl again.",
-            file=sys.stderr, flush=True,
-        )
-    if job.run_error:
-        print(
-            f"error: the crawl could not run ({job.run_error}); run again with -vv and report "
-            "this as a bug", file=sys.stderr, flush=True,
-        )  # fmt: skip
-    # a blocked page (login wall, rate limit) is not a capture of the account: attention needed
-    failed = job.failed or job.blocked or job.hook_failures or job.run_error
-    return FAILED if failed else OK
+    codes = []
+    for job in jobs:
+        if not job.quiet:
+            print_summary(job, entries[job.crawl_id], reports[job.crawl_id])
+        if job.write_error:
+            kept = (
+                "the pages stored before it are kept (signed and indexed)" if job.warcs
+                else "no page had been stored yet"
+            )
+            print(
+                f"error: {job.write_error}. The crawl stopped; {kept}. "
+                "Free space (or raise the file size limit) and crawl again.",
+                file=sys.stderr, flush=True,
+            )
+        if job.run_error:
+            print(
+                f"error: the crawl could not run ({job.run_error}); run again with -vv and report "
+                "this as a bug", file=sys.stderr, flush=True,
+            )  # fmt: skip
+        # a blocked page (login wall, rate limit) is not a capture of the account: attention needed
+        failed = job.failed or job.blocked or job.hook_failures or job.run_error
+        codes.append(FAILED if failed else OK)
+    return codes
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:

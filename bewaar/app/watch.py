@@ -504,19 +504,21 @@ class Watch:
                 self.active[run_id] = Active(job, fd, tnow(), not self.redis_url)
             self.log(f"{job.collection} {job.account}: crawl resumed ({run_id})")
 
-    def _finish_run(self, crawl: Any) -> None:
-        """(the worker's finishing thread) A complete run: the after-crawl steps, then the
-        watch line and the schedule."""
-        from bewaar.app.crawl import finish
+    def _finish_run(self, crawls: list[Any]) -> None:
+        """(the worker's finishing thread) Complete runs: the after-crawl steps, then the
+        watch lines and the schedule."""
+        from bewaar.app.crawl import finish_many
 
-        crawl.quiet = True
-        crawl.load_totals()
+        for crawl in crawls:
+            crawl.quiet = True
+            crawl.load_totals()
         try:
-            code = finish(crawl)
+            codes = finish_many(crawls)
         except BewaarError as e:
-            crawl.messages.append(str(e))
-            code = e.exit_code
-        self._done(crawl.crawl_id, code)
+            self.log(f"after-crawl steps failed: {e}")
+            codes = [e.exit_code for _ in crawls]
+        for crawl, code in zip(crawls, codes, strict=True):
+            self._done(crawl.crawl_id, code)
 
     def _poll_shared(self) -> None:
         """(--redis) Runs the workers finished."""

@@ -22,23 +22,25 @@ from bewaar.model import Root
 from crawler.job import CrawlJob
 
 
-def finish_quietly(job: CrawlJob) -> None:
-    """The after-crawl steps of a run a worker completed; one line for the log."""
-    from bewaar.app.crawl import finish
+def finish_quietly(jobs: list[CrawlJob]) -> None:
+    """The after-crawl steps of runs the workers completed; one line each for the log."""
+    from bewaar.app.crawl import finish_many
 
-    job.quiet = True
-    job.load_totals()
+    for job in jobs:
+        job.quiet = True
+        job.load_totals()
     try:
-        code = finish(job)
+        codes = finish_many(jobs)
     except BewaarError as e:
-        print(f"crawl {job.crawl_id}: {e}", file=sys.stderr, flush=True)
+        print(f"crawl {', '.join(j.crawl_id for j in jobs)}: {e}", file=sys.stderr, flush=True)
         raise
-    print(
-        f"crawl {job.crawl_id} of '{job.collection.name}' finished: {job.done} page(s) ok, "
-        f"{job.blocked} blocked, {job.failed} failed, {len(job.warcs)} WARC file(s)"
-        + ("" if code == OK else f" (exit {code})"),
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
+    for job, code in zip(jobs, codes, strict=True):
+        print(
+            f"crawl {job.crawl_id} of '{job.collection.name}' finished: {job.done} page(s) ok, "
+            f"{job.blocked} blocked, {job.failed} failed, {len(job.warcs)} WARC file(s)"
+            + ("" if code == OK else f" (exit {code})"),
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
