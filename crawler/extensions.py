@@ -54,8 +54,11 @@ class Progress:
             return
         mark = {"ok": "ok", "blocked": "BLOCKED", "failed": "FAILED"}.get(item.outcome, item.outcome)
         extra = f" ({item.reason})" if item.reason else ""
+        queued = job.queued
+        if job.store is not None:  # the run's pages not written yet, whoever crawls them
+            queued = max(0, int(job.store.r.hget(f"bewaar:run:{job.crawl_id}", "pending") or 0))
         print(
-            f"[{job.done} done, {job.queued} queued, {job.failed} failed, {job.blocked} blocked, "
+            f"[{job.done} done, {queued} queued, {job.failed} failed, {job.blocked} blocked, "
             f"{_mb(job.bytes_written)}] {mark} {item.final_url or item.url}{extra}",
             file=sys.stderr,
             flush=True,
