@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.synthetic_accounts import SyntheticAccounts  # noqa: E402
+from bewaar.timeutil import now as clock  # noqa: E402
 from crawler.redis_server import RedisServer, free_port  # noqa: E402
 from crawler.runstate import connect  # noqa: E402
 
@@ -51,7 +52,7 @@ def one(n_workers: int, args: argparse.Namespace) -> dict[str, object]:
     (root / "bewaar.yaml").write_text(yaml.safe_dump({
         "browser": {"loopback_only": True}, "crawl": {"allow_private": ["127.0.0.1"]}}))  # fmt: skip
     with RedisServer(tmp / "redis", port=free_port(), fsync="everysec") as server, \
-            SyntheticAccounts(args.accounts, shown=args.shown) as site:
+            SyntheticAccounts(args.accounts, shown=args.shown, t0=clock() - timedelta(days=1)) as site:
         seeds = tmp / "seeds.yaml"
         seeds.write_text(yaml.safe_dump({
             "collection": "bench",

@@ -287,19 +287,26 @@ def set_run(r: redis.Redis, run_id: str, **fields: Any) -> None:
     r.hset(run_key(run_id), mapping={k: (v if isinstance(v, str) else repr(v)) for k, v in fields.items()})
 
 
-def end_run(r: redis.Redis, run_id: str, keep_seconds: int = 7 * 86400) -> None:
-    """A finished run: its seed list starts afresh next time; its state expires later (kept a
-    while for `bewaar watch status` and for workers that still hold it)."""
+def end_run(r: redis.Redis, run_id: str, keep_seconds: int = 86400) -> None:
+    """A finished run: its seed list starts afresh next time; its counters, lists, sets and
+    fingerprints go (the report has them); its hash stays a day, marked done, for a worker
+    that still holds one of its pages."""
     info = run_info(r, run_id)
     r.hset(run_key(run_id), "state", "done")
     if info is not None:
         if info.get("key") and r.get(P + f"runkey:{info['key']}") == run_id.encode():
             r.delete(P + f"runkey:{info['key']}")
         r.srem(P + f"pool:{info.get('pool')}:runs", run_id)
-    for k in r.scan_iter(run_key(run_id, "*")):
-        r.expire(k, keep_seconds)
+    for k in list(r.scan_iter(run_key(run_id, "*"), count=1000)):
+        r.delete(k)
     r.expire(run_key(run_id), keep_seconds)
-    r.delete(run_key(run_id, "fp"))
+
+
+def forget_payloads(r: redis.Redis, collection: str) -> None:
+    """Drop a collection's dedup map; it is seeded again from the collection's index when next
+    needed. Needed after WARC files were destroyed (retention): revisits must never point at
+    a record that is gone."""
+    r.delete(P + f"dedup:{collection}", P + f"dedup:{collection}:seeded")
 
 
 def active_runs(r: redis.Redis) -> list[dict[str, Any]]:
