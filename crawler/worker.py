@@ -158,7 +158,6 @@ class Worker:
         self.inflight: dict[str, Inflight] = {}
         self.files: dict[str, Any] = {}  # run id -> WarcSet written by this worker
         self.stopping = False  # no more pages; stop once the pages in flight are done
-        self.draining = False  # no more pages, but finish what is complete (watch's SIGTERM)
         self.netguard: Any = None
         self.user_agent = ""
         self.crawler: Any = None
@@ -245,7 +244,7 @@ class Worker:
         written: a page's browser context lives that long (Scrapy's own limit counts only
         downloads, and behaviours run after the download)."""
         return (
-            not self.stopping and not self.draining and self.write_error is None
+            not self.stopping and self.write_error is None
             and len(self.inflight) < self.config.crawl.concurrency
         )  # fmt: skip
 

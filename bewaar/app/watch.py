@@ -15,9 +15,9 @@
   until it is finished: two watch processes never crawl one account at once, and a lock dies
   with its holder, so a crash leaves nothing to clean up. The collection's writer lock is held
   while a run of it is under way, and released when none is.
-- SIGTERM or Ctrl-C: no page is started any more; the pages under way are finished, and so
-  is every run they complete; runs with pages left resume at the next start. A second signal
-  stops at once (what was captured is kept; pages in flight are crawled again next time).
+- SIGTERM or Ctrl-C: no new run is started; the runs under way are finished (each bounded
+  by crawl.account_timeout), then watch exits. A second signal stops at once (what was
+  captured is kept; the unfinished runs resume at the next start, pages in flight included).
 - The next run is due one interval after the last one started (missed slots are skipped).
 """
 
@@ -175,8 +175,6 @@ class Watch:
             return
         self.stopping.set()
         self.wake.set()
-        if self.worker is not None:
-            self.worker.draining = True
         if self.active:
             self.log(f"{name}: finishing the crawl under way, then stopping")
         else:
@@ -364,18 +362,11 @@ class Watch:
         return FAILED if self.failures else OK
 
     def _worker_done(self, worker: Any) -> bool:
+        """Stopping: once the runs under way are finished (no new run starts meanwhile)."""
         if not self.stopping.is_set():
             return False
-        if worker.inflight:
-            return False
-        # runs the pages under way completed are finished first
         with self._active_lock:
-            runs = list(self.active)
-        for run_id in runs:
-            info = run_info(self.redis, run_id)
-            if info is not None and (info["pending"] <= 0 or info.get("state") != "active"):
-                return False
-        return True
+            return not self.active and not worker.inflight
 
     def _loop_guarded(self) -> None:
         try:
@@ -384,8 +375,6 @@ class Watch:
             self.error = e
         finally:
             self.stopping.set()
-            if self.worker is not None:
-                self.worker.draining = True
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
