@@ -8,8 +8,9 @@ acknowledges only when the page's records are written; a dead worker's leases re
 queue. Differences from scrapy-redis' own:
 - the fingerprint set is per run (a page is crawled once per run, and again in the next run),
   and checking it, queueing and counting the run's pending pages is one atomic script;
-- the score orders runs by how overdue they are (the run's due time), breadth first within
-  a run (depth);
+- the score orders runs by how overdue they are (the run's due time); runs due together take
+  turns page by page (so a big account does not starve a small one); within a run, pages go
+  in the order they were found (breadth first);
 - requests are stored as JSON of bewaar's own PageRequest, not pickled.
 """
 
@@ -61,17 +62,12 @@ def decode(payload: bytes, spider: Any) -> Request:
     )  # fmt: skip
 
 
-def score(due: float, request: Request) -> float:
-    """Lower first: the run's due time (the most overdue run first), then depth (breadth
-    first: scrapy's priority is minus the depth)."""
-    return due - request.priority * 0.001
-
-
 def enqueue(pool: Pool, request: Request, due: float) -> bool:
-    """Queue a page request of a run unless the run has seen it (True when queued)."""
+    """Queue a page request of a run unless the run has seen it (True when queued). The
+    queue orders by the run's due time, then by the run's own order (crawler/runstate.py)."""
     run = PageRequest.from_meta(request.meta["bewaar"]).run
     fp = "" if request.dont_filter else fingerprint(request)
-    return pool.push(run, encode(request), score(due, request), fp)
+    return pool.push(run, encode(request), due, fp)
 
 
 class LeasedQueue(PriorityQueue):

@@ -110,13 +110,17 @@ def worker_alive(r: redis.Redis, wid: str) -> bool:
 
 # --------------------------------------------------------------------------- scripts
 
-# Push a request unless the run has seen its fingerprint; count it pending. Idempotent when
-# retried after a lost reply (the same payload is not added twice).
+# Push a request unless the run has seen its fingerprint; count it pending. Its score is the
+# run's due time plus a millisecond per page the run queued before: the most overdue run goes
+# first, runs due together take turns page by page, and within a run pages go in the order
+# they were found (breadth first). Idempotent when retried after a lost reply (the same
+# payload is not added twice).
 _PUSH = """
 if ARGV[3] ~= '' then
   if redis.call('SADD', KEYS[3], ARGV[3]) == 0 then return 0 end
 end
-if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 1 then
+local n = tonumber(redis.call('HGET', KEYS[2], 'enqueued') or '0') + 1
+if redis.call('ZADD', KEYS[1], 'NX', tonumber(ARGV[2]) + n * 0.001, ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'pending', 1)
   redis.call('HINCRBY', KEYS[2], 'enqueued', 1)
   return 1

@@ -42,17 +42,17 @@ def test_a_hanging_page_and_a_slow_account_do_not_hold_up_the_rest(tmp_path: Pat
         return Response.html("<p>too late</p>")
 
     hang.start()
-    root = make_root(tmp_path / "root", crawl={"concurrency": 2, "page_timeout": 4, "account_timeout": 6})
+    root = make_root(tmp_path / "root", crawl={"concurrency": 2, "page_timeout": 4, "account_timeout": 30})
     try:
-        with SocialSite(posts=20) as slow, SocialSite(account="quick", posts=2) as quick:
+        with SocialSite(posts=60) as slow, SocialSite(account="quick", posts=2) as quick:
             seeds = write_seeds(tmp_path / "seeds.yaml", {
                 "collection": "gov", "every": "1h",
                 # a page may take page_timeout + scroll_timeout + media_timeout + 30 s at most
                 "behaviors": {"play_media": False, "full_media": False, "scroll_timeout": 5,
                               "media_timeout": 5},
                 "seeds": [{"url": f"{hang.base_url}/hang", "depth": 0},  # hangs: page time limit
-                          {"url": slow.profile_url},  # 21 pages: more than its 6 s allow
-                          {"url": quick.profile_url}],  # 3 pages: done in time
+                          {"url": slow.profile_url},  # dozens of posts: more than its 30 s allow
+                          {"url": quick.profile_url}],  # 3 pages, taking turns: done in time
             })  # fmt: skip
             started = time.monotonic()
             p = run_bewaar("watch", str(seeds), "--root", str(root), "--once", timeout=600)
@@ -70,9 +70,10 @@ def test_a_hanging_page_and_a_slow_account_do_not_hold_up_the_rest(tmp_path: Pat
     slow_host = slow.base_url.split("//")[1]
     m = re.search(rf"gov {re.escape(slow_host)}: crawl (\S+) exit 1 in \d+s: (\d+) page\(s\) ok, (\d+) failed", out)
     assert m, out
-    assert 1 <= int(m[2]) < 21 and int(m[2]) + int(m[3]) == 21, out  # cut short, every page accounted
+    assert int(m[2]) >= 1 and int(m[3]) >= 10, out  # cut short: the posts it found were not all crawled
     report = json.loads((root / "collections/gov/crawls" / f"{m[1]}.json").read_text())
     assert any("time limit" in f["reason"] for f in report["failures"]), report["failures"]
+    assert len(report["failures"]) == int(m[3])  # every page it did not crawl is accounted for
     assert "stopped after 3 run(s), 2 failed" in out
     assert took < 240, took
 
