@@ -30,3 +30,6 @@ bench: install
 	$(BIN)/python benchmarks/crawl_overhead.py
 	$(BIN)/python benchmarks/verify_throughput.py
 	$(BIN)/python benchmarks/catalog_scale.py
+	$(BIN)/python benchmarks/redis_memory.py
+	$(BIN)/python benchmarks/workers_scale.py
+	$(BIN)/python benchmarks/watch_scale.py

@@ -161,12 +161,15 @@ def main() -> int:
         k = 0
         while site.published(n, k) <= sim_end - every:
             tp = site.published(n, k)
-            if tp >= t0 + every:  # appeared after the start, with an interval to be seen in
+            # a post that appeared while the account was watched (after its first visit), with
+            # an interval left before the end in which to be seen
+            if visits_n and tp > visits_n[0]:
                 eligible += 1
                 seen = next((v for v in visits_n if v >= tp), None)
                 if seen is not None and seen - tp <= every:
                     captured += 1
             k += 1
+    (tmp / "visits.json").write_text(json.dumps(visits))
     minutes = (end_real - start_real) / 60
     text = (tmp / "watch.log").read_text(errors="replace")
     ok_runs = len(re.findall(r": crawl \S+ ok in", text))

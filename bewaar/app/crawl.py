@@ -95,8 +95,9 @@ def enqueue_run(
     job = CrawlJob(root, seeds, config, seed_file, crawl_id=run_id)
     make_targets(job)
     q = Pool(r, pool)
-    for req in start_requests(job):
-        enqueue(q, req, due)
+    queued = sum(enqueue(q, req, due) for req in start_requests(job))
+    if not queued:
+        q.mark_complete(run_id)  # nothing to crawl: the run is complete as it is
     return run_id, False
 
 
