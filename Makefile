@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench test-tools
 
 install: $(STAMP)
 
-# Python dependencies, then Chromium (system package, else Playwright's) and pywb's own
-# environment, via `bewaar setup`.
-$(STAMP): pyproject.toml
+# Python dependencies, then Chromium (system package, else Playwright's), pywb's own
+# environment, ReplayWeb.page (npm) and redis-server (system package: every crawl's queue;
+# the tests start their own), via `bewaar setup`. The installer pins versions in
+# bewaar/environment.py, so a change there installs again.
+$(STAMP): pyproject.toml bewaar/environment.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -20,7 +22,18 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/bewaar demo
 
-test: install
+# Test tools from outside PyPI: Apache PDFBox Preflight (the export's PDF/A check) from
+# Debian. (ReplayWeb.page, which the tests also use, is installed by `bewaar setup`.)
+TOOLS := $(VENV)/.test-tools
+test-tools: $(TOOLS)
+$(TOOLS): $(STAMP)
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq libpdfbox2-java libactivation-java libjaxb-api-java default-jre-headless >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq libpdfbox2-java libactivation-java libjaxb-api-java default-jre-headless >/dev/null; }; \
+	fi
+	touch $@
+
+test: install $(TOOLS)
 	$(BIN)/python -m pytest
 
 lint: install
@@ -33,3 +46,4 @@ bench: install
 	$(BIN)/python benchmarks/redis_memory.py
 	$(BIN)/python benchmarks/workers_scale.py
 	$(BIN)/python benchmarks/watch_scale.py
+	$(BIN)/python benchmarks/wacz_large.py  # needs ~10 GB free disk

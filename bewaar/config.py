@@ -7,7 +7,9 @@ and are raised before any browser starts.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,8 +26,17 @@ from pydantic import (
 from bewaar.errors import InputError
 from bewaar.model import valid_collection_name
 
-PLATFORMS = ("x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic")
-Platform = Literal["x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic"]
+PLATFORMS = (
+    "x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "snapchat", "generic",
+)  # fmt: skip
+Platform = Literal[
+    "x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "snapchat", "generic"
+]
+# The guide's account types: corporate (the organisation's own), project (a campaign or
+# programme), personal (an official's own account), hybrid (an official's account that also
+# carries private or party-political posts).
+AccountType = Literal["corporate", "project", "personal", "hybrid"]
+ACCOUNT_TYPES = ("corporate", "project", "personal", "hybrid")
 Scope = Literal["prefix", "host", "page"]
 
 # "Load more / show more replies"-style controls, several languages. Matched case-insensitively
@@ -142,6 +153,101 @@ class Behaviors(_Strict):
         return v
 
 
+class Retention(_Strict):
+    """A selection-list classification (selectielijst): what category the captures fall in,
+    how long they are kept, and from when the term runs. `term: permanent` is "bewaren".
+
+        retention: {category: "1.1.4", term: 10y, from: captured, list: "Selectielijst ..."}
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    category: str | None = None
+    term: str
+    from_: Literal["captured", "published"] = Field("captured", alias="from")
+    list_: str | None = Field(None, alias="list")
+
+    @field_validator("term")
+    @classmethod
+    def _term(cls, v: str) -> str:
+        v = str(v).strip()
+        if v.lower() in ("permanent", "bewaren"):
+            return "permanent"
+        from bewaar.timeutil import parse_term
+
+        parse_term(v)
+        return v
+
+    @field_validator("category", "list_")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else check_one_line(str(v))
+
+    @property
+    def permanent(self) -> bool:
+        return self.term == "permanent"
+
+    def due(self, captured: datetime, published: datetime | None = None) -> datetime | None:
+        """When the term ends (None: kept permanently). `from: published` counts from the
+        publication time when it is known, else from the capture."""
+        if self.permanent:
+            return None
+        from bewaar.timeutil import add_term
+
+        start = published if self.from_ == "published" and published is not None else captured
+        return add_term(start, self.term)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def describe(self) -> str:
+        what = "permanent (bewaren)" if self.permanent else f"{self.term} from {self.from_}"
+        cat = f"category {self.category}, " if self.category else ""
+        lst = f" ({self.list_})" if self.list_ else ""
+        return f"{cat}{what}{lst}"
+
+
+class ScopeRule(_Strict):
+    """A rule marking posts of a hybrid or personal account out of scope (not government
+    information): a hashtag, a keyword, or a date range (a campaign period). Out-of-scope
+    posts are still captured and shown to archivists, counted apart, and left out of exports.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    hashtag: str | None = None  # without "#"; matched case-insensitively
+    keyword: str | None = None  # a word or phrase in the text or title, case-insensitively
+    date_from: date | None = Field(None, alias="from")  # published on or after
+    date_to: date | None = Field(None, alias="to")  # published on or before
+
+    @field_validator("hashtag", "keyword")
+    @classmethod
+    def _words(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = check_one_line(v, 200)
+        return v.lstrip("#") if v.startswith("#") else v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScopeRule:
+        kinds = [k for k, v in (("hashtag", self.hashtag), ("keyword", self.keyword),
+                                ("date", self.date_from or self.date_to)) if v]  # fmt: skip
+        if len(kinds) != 1:
+            raise ValueError("a rule has exactly one of hashtag, keyword, or from/to (a date range)")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"from {self.date_from} is after to {self.date_to}")
+        return self
+
+    @property
+    def name(self) -> str:
+        """How objects and the catalog record the rule: hashtag:X, keyword:X, date:A..B."""
+        if self.hashtag:
+            return f"hashtag:{self.hashtag}"
+        if self.keyword:
+            return f"keyword:{self.keyword}"
+        return f"date:{self.date_from or ''}..{self.date_to or ''}"
+
+
 class Seed(_Strict):
     """A URL, or an account on a platform (then the platform's adapter makes the URLs)."""
 
@@ -155,6 +261,17 @@ class Seed(_Strict):
     replies: bool = True
     login_state: str | None = None
     every: str | None = None
+    retention: Retention | None = None  # this seed's account (or site); else the collection's
+    account_type: AccountType = "corporate"
+    out_of_scope: list[ScopeRule] = Field(default_factory=list)  # hybrid / personal only
+    # the account's replies in others' threads (the platform's "posts and replies" view),
+    # each with the post it answers
+    with_replies: bool = True
+    received: bool = False  # public posts mentioning or tagging the account (up to max_posts)
+    stories: bool = True  # stories and other temporary content (a login state where needed)
+    follow_lists: Annotated[int, Field(ge=0, le=1_000_000)] = 0  # followers/following, up to N
+    since: date | None = None  # back-fill: scroll back until posts older than this appear
+    backfill_budget: str = "15m"  # time a back-fill may take per crawl (resumed next crawl)
 
     @field_validator("url", "base_url")
     @classmethod
@@ -162,6 +279,7 @@ class Seed(_Strict):
         return None if v is None else check_http_url(v)
 
     _every = field_validator("every")(_check_duration)
+    _budget = field_validator("backfill_budget")(_check_duration)
 
     @field_validator("handle", "login_state")
     @classmethod
@@ -174,11 +292,20 @@ class Seed(_Strict):
             raise ValueError("give either url or platform + handle, not both")
         if not self.url and not (self.platform and self.handle):
             raise ValueError("needs url, or platform and handle")
+        if self.out_of_scope and self.account_type not in ("hybrid", "personal"):
+            raise ValueError(
+                f"out_of_scope rules are for hybrid and personal accounts; this seed's "
+                f"account_type is {self.account_type}"
+            )
         return self
 
     @property
     def every_seconds(self) -> int | None:
         return parse_duration(self.every) if self.every else None
+
+    @property
+    def backfill_seconds(self) -> int:
+        return parse_duration(self.backfill_budget)
 
 
 class PlatformOptions(_Strict):
@@ -202,6 +329,7 @@ class SeedList(_Strict):
     behaviors: Behaviors = Behaviors()
     platforms: dict[Platform, PlatformOptions] = Field(default_factory=dict)
     every: str | None = None
+    retention: Retention | None = None  # the collection's classification, for seeds without one
 
     @field_validator("collection")
     @classmethod
@@ -516,6 +644,50 @@ def load_root_config(root: str | Path) -> RootConfig:
     if data is None:
         return RootConfig()
     return _validate(RootConfig, path, data, node)
+
+
+class RetentionEntry(_Strict):
+    rule: Retention
+    since: str  # when it was set (ISO 8601 UTC)
+    source: str  # "seeds.yaml" (at a crawl) or "bewaar retention set" (by whom)
+    reason: str | None = None
+
+
+class RetentionFile(_Strict):
+    """collections/NAME/retention.json: the classifications in force for a collection. Written
+    by bewaar (each crawl records its seed list's, `bewaar retention set` a post's own); read by
+    `bewaar retention status` and `bewaar destroy plan`."""
+
+    format: Literal["bewaar-retention/1"] = "bewaar-retention/1"
+    collection: RetentionEntry | None = None
+    accounts: dict[str, RetentionEntry] = Field(default_factory=dict)  # account name -> rule
+    posts: dict[str, RetentionEntry] = Field(default_factory=dict)  # post URL -> its own rule
+
+
+def load_retention_file(path: str | Path) -> RetentionFile:
+    path = Path(path)
+    if not path.exists():
+        return RetentionFile()
+    if path.stat().st_size > MAX_FILE_BYTES * 10:
+        raise InputError(f"{path}: larger than {MAX_FILE_BYTES * 10} bytes: refusing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise InputError(f"{path}: not a retention file ({e})") from None
+    try:
+        return RetentionFile.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(f"{path}: {_field_path(tuple(err['loc']))}: {_describe(err)}") from None
+
+
+def save_retention_file(path: str | Path, rf: RetentionFile) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(rf.model_dump(by_alias=True, exclude_none=True, mode="json"),
+                              indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def save_root_config(root: str | Path, config: RootConfig) -> Path:

@@ -1,23 +1,42 @@
-"""Find, and with `bewaar setup` install, the programs bewaar drives: Chromium, pywb and
-redis-server (the crawl queue: a private server per root, or a shared one for several workers).
+"""Find, and with `bewaar setup` install, the programs bewaar drives: Chromium, pywb,
+redis-server (the crawl queue: a private server per root, or a shared one for several
+workers) and ReplayWeb.page.
 
 pywb 2.10 pins old libraries (redis 2.10, an old pyOpenSSL) that would downgrade the crawler's
 own dependencies, so it gets its own virtual environment inside bewaar's (`<venv>/pywb`) and runs
 as a separate process.
+
+ReplayWeb.page (Webrecorder's WACZ viewer, what a court or researcher most likely opens a package
+with) is two static files from its npm package, `ui.js` and `sw.js`, kept in
+`<venv>/share/replaywebpage/`; bewaar serves them on 127.0.0.1 to open packages locally and the
+tests replay every package bewaar writes in them.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 from bewaar.errors import EnvironmentProblem
 
 PYWB_REQUIREMENT = "pywb==2.10.0"
+# Pinned, with the registry's sha512 integrity of its tarball: a package a court relies on is
+# checked against a known viewer, and a changed tarball is refused rather than served.
+REPLAYWEBPAGE_VERSION = "2.5.3"
+REPLAYWEBPAGE_INTEGRITY = (
+    "sha512-nCj2PSON3BxeSJKE8AsYPyULv0XPZKJWfy4l9PyQre9SqwLZ+WKZVs/sfLqPOQ4GrH+0YkjbwOhr8cSTH08gsQ=="
+)
+REPLAYWEBPAGE_FILES = ("ui.js", "sw.js", "LICENSE", "package.json")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -124,9 +143,9 @@ def install_redis_server() -> str | None:
     return None
 
 
-def _run(cmd: list[str]) -> None:
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
     print("+ " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, cwd=cwd)
 
 
 def install_chromium() -> str:
@@ -171,16 +190,119 @@ def install_pywb() -> Path:
     return exe
 
 
+def replaywebpage_dir() -> Path:
+    return Path(
+        os.environ.get("BEWAAR_REPLAYWEBPAGE_DIR", Path(sys.prefix) / "share" / "replaywebpage")
+    )
+
+
+def _installed_replaywebpage(directory: Path) -> str | None:
+    """The version installed in `directory` if all its files are there, else None."""
+    if not all((directory / name).is_file() for name in REPLAYWEBPAGE_FILES):
+        return None
+    try:
+        return str(json.loads((directory / "package.json").read_text("utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def find_replaywebpage() -> Path:
+    """The directory holding ReplayWeb.page's ui.js and sw.js at the pinned version;
+    EnvironmentProblem if it is missing or another version."""
+    directory = replaywebpage_dir()
+    version = _installed_replaywebpage(directory)
+    if version is None:
+        raise EnvironmentProblem(
+            f"ReplayWeb.page is not installed (looked for ui.js and sw.js in {directory}): "
+            "run `bewaar setup` (or `make install`)"
+        )
+    if version != REPLAYWEBPAGE_VERSION:
+        raise EnvironmentProblem(
+            f"ReplayWeb.page {version} in {directory}, bewaar expects {REPLAYWEBPAGE_VERSION}: "
+            "run `bewaar setup`"
+        )
+    return directory
+
+
+def _find_npm() -> str:
+    npm = shutil.which("npm")
+    if npm:
+        return npm
+    apt = shutil.which("apt-get")
+    cmd = None
+    if apt and os.geteuid() == 0:
+        cmd = [apt, "install", "-y", "-qq", "npm"]
+    elif apt and shutil.which("sudo"):
+        cmd = ["sudo", apt, "install", "-y", "-qq", "npm"]
+    if cmd:
+        with contextlib.suppress(subprocess.CalledProcessError):  # the message below says it
+            _run(cmd)
+    npm = shutil.which("npm")
+    if not npm:
+        raise EnvironmentProblem(
+            "npm not found: ReplayWeb.page is installed with npm; install Node.js and npm "
+            "(Debian/Ubuntu: `apt-get install npm`) and run `bewaar setup` again"
+        )
+    return npm
+
+
+def install_replaywebpage() -> Path:
+    """npm's own client fetches the pinned tarball (registry, proxy and cache as npm is
+    configured); its integrity is checked, and only the viewer's files are unpacked."""
+    directory = replaywebpage_dir()
+    if _installed_replaywebpage(directory) == REPLAYWEBPAGE_VERSION:
+        return directory
+    npm = _find_npm()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="replaywebpage.", dir=directory.parent) as tmp:
+        work = Path(tmp)
+        try:
+            _run([npm, "pack", "--silent", f"replaywebpage@{REPLAYWEBPAGE_VERSION}"], cwd=work)
+        except subprocess.CalledProcessError as e:
+            raise EnvironmentProblem(
+                f"npm could not fetch replaywebpage@{REPLAYWEBPAGE_VERSION} (exit {e.returncode}): "
+                "check npm's registry and proxy (`npm config get registry`) and run `bewaar setup` again"
+            ) from None
+        tarballs = list(work.glob("replaywebpage-*.tgz"))
+        if len(tarballs) != 1:
+            raise EnvironmentProblem(f"`npm pack replaywebpage@{REPLAYWEBPAGE_VERSION}` wrote no tarball")
+        data = tarballs[0].read_bytes()
+        integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+        if integrity != REPLAYWEBPAGE_INTEGRITY:
+            raise EnvironmentProblem(
+                f"replaywebpage {REPLAYWEBPAGE_VERSION} from npm has integrity {integrity}, "
+                f"expected {REPLAYWEBPAGE_INTEGRITY}: refusing to install it"
+            )
+        staged = work / "replaywebpage"
+        staged.mkdir()
+        with tarfile.open(tarballs[0]) as tar:
+            for name in REPLAYWEBPAGE_FILES:
+                member = tar.getmember(f"package/{name}")
+                src = tar.extractfile(member)
+                if src is None:
+                    raise EnvironmentProblem(f"replaywebpage tarball: package/{name} is not a file")
+                (staged / name).write_bytes(src.read())
+        if directory.exists():
+            shutil.rmtree(directory)
+        staged.rename(directory)
+    return find_replaywebpage()
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     chromium = install_chromium()
     print(f"Chromium: {chromium}")
     pywb = install_pywb()
     print(f"pywb: {pywb}")
+    rwp = install_replaywebpage()
+    print(f"ReplayWeb.page {REPLAYWEBPAGE_VERSION}: {rwp}")
     redis = install_redis_server()
     print(f"redis-server: {redis or 'not installed'}")
     return 0 if redis else 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("setup", help="install Chromium, pywb's environment and redis-server (idempotent)")
+    p = sub.add_parser(
+        "setup",
+        help="install Chromium, pywb's environment, ReplayWeb.page and redis-server (idempotent)",
+    )
     p.set_defaults(func=cmd_setup)

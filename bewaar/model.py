@@ -146,6 +146,12 @@ class PageKind(StrEnum):
     POST = "post"
     PAGE = "page"  # a plain URL seed and what it links to
     RECHECK = "recheck"  # an earlier post not seen again, visited to ask the platform
+    TIMELINE = "timeline"  # another view of the account's posts: with replies, a back-fill
+    CONTEXT = "context"  # the post one of the account's replies answers (thread context)
+    RECEIVED = "received"  # a mention/tag/search page, or a post found there, about the account
+    STORY = "story"  # a story or other temporary content item
+    FOLLOWS = "follows"  # a follower or following list
+    EXPORT = "export"  # not a web page: a platform export read by `bewaar import`
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,7 @@ class PageTarget:
     handle: str = ""
     attempt: int = 1
     post_id: str | None = None
+    account_type: str = ""  # the seed's account type (corporate, project, personal, hybrid)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PageTarget:
@@ -214,6 +221,8 @@ class PageTarget:
         data["kind"] = str(self.kind)
         if data["post_id"] is None:
             del data["post_id"]
+        if not data["account_type"]:
+            del data["account_type"]
         return data
 
 
@@ -236,6 +245,11 @@ class PageInfo:
     behaviors: dict[str, Any] = field(default_factory=dict)
     not_recorded: list[dict[str, Any]] = field(default_factory=list)
     media: list[dict[str, Any]] = field(default_factory=list)
+    # account pages: the posts the adapter found linked (in page order), and those the crawl
+    # did not follow, with why ({url: "max_posts 50 reached"}): the gap report's "seen"
+    post_links: list[str] = field(default_factory=list)
+    not_followed: dict[str, str] = field(default_factory=dict)
+    backfill: dict[str, Any] = field(default_factory=dict)  # since, budget, how far it got
 
     @property
     def page_url(self) -> str:
@@ -317,3 +331,61 @@ def append_pages(path: Path, entries: list[PageEntry]) -> None:
         for e in entries:
             fh.write(e.to_json() + "\n")
         fh.flush()
+
+
+@dataclass(frozen=True)
+class VolatileParameters:
+    """Request parameters a page makes anew on every request (nonces, client clocks,
+    cache-busters), per endpoint: what replay/fuzzy.py learned from a collection's captures,
+    handed by the application layer to the package writer (signing/wacz.py), which leaves
+    them out of a WACZ's index keys so that a replay engine's fuzzy matching is decided by
+    the parameters that identify a response.
+
+    `endpoints` maps (method, the SURT urlkey of the endpoint up to and including its `?`)
+    to lower-cased parameter names (query parameters, and a POST body's fields or JSON leaves
+    as its index key spells them). `leaves` maps the same keys to, per JSON-valued parameter
+    that also holds identifying leaves, its client-made leaves: the parameter is kept, those
+    leaves are left out of it."""
+
+    endpoints: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    leaves: dict[tuple[str, str], dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    def names(self, method: str, prefix: str) -> frozenset[str]:
+        return self.endpoints.get((method.upper(), prefix), frozenset())
+
+    def json_leaves(self, method: str, prefix: str) -> dict[str, frozenset[str]]:
+        return self.leaves.get((method.upper(), prefix), {})
+
+    def __bool__(self) -> bool:
+        return bool(self.endpoints or self.leaves)
+
+    def merged(self, other: VolatileParameters) -> VolatileParameters:
+        """Both collections' judgements (a parameter volatile in either is left out)."""
+        endpoints = dict(self.endpoints)
+        for key, names in other.endpoints.items():
+            endpoints[key] = endpoints.get(key, frozenset()) | names
+        leaves = {k: dict(v) for k, v in self.leaves.items()}
+        for key, params in other.leaves.items():
+            mine = leaves.setdefault(key, {})
+            for name, ls in params.items():
+                mine[name] = mine.get(name, frozenset()) | ls
+        return VolatileParameters(endpoints, leaves)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoints": [[m, p, sorted(n)] for (m, p), n in sorted(self.endpoints.items())],
+            "leaves": [
+                [m, p, {name: sorted(ls) for name, ls in sorted(params.items())}]
+                for (m, p), params in sorted(self.leaves.items())
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VolatileParameters:
+        return cls(
+            {(m, p): frozenset(n) for m, p, n in data.get("endpoints") or []},
+            {
+                (m, p): {name: frozenset(ls) for name, ls in params.items()}
+                for m, p, params in data.get("leaves") or []
+            },
+        )

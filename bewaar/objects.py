@@ -15,7 +15,10 @@ deleted posts by `id` and hashes of `text` and `media`). The shape is therefore 
   integer is the best parse of it and `counts_text` keeps the shown text under the same key:
   a key in `counts_text` means "approximate, this is what the page showed".
 - `schema` is the object-format version (bumped on incompatible changes); `adapter` is
-  `platform@version` of the adapter that extracted the object.
+  `platform@version` of the adapter that extracted the object. Version 2 added account
+  photos in every account reference, reactions per type, action buttons, recipients,
+  stories, follow relations, account types, out-of-scope marks and the object's source
+  (browser or export); every version-1 object is a valid version-2 object (`upgrade()`).
 
 `python -m bewaar.objects --schema` prints the JSON Schema (also kept in objects.schema.json).
 """
@@ -31,16 +34,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA_VERSIONS = (1, 2)  # versions this bewaar reads
 SCHEMA_FILE = Path(__file__).with_name("objects.schema.json")
 
 _ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 ISO_UTC_PATTERN = _ISO_UTC.pattern
 
 Platform = Literal[
-    "x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "generic"
+    "x", "instagram", "facebook", "linkedin", "mastodon", "youtube", "tiktok", "snapchat", "generic"
 ]
 MediaKind = Literal["photo", "video", "gif", "audio"]
+AccountType = Literal["corporate", "project", "personal", "hybrid"]  # the guide's account types
+Source = Literal["browser", "export"]  # captured from the web, or read from a platform export
+RelationType = Literal["follower", "following"]
 IsoUtc = Annotated[str, Field(pattern=ISO_UTC_PATTERN, examples=["2024-05-01T09:30:00Z"])]
 Count = Annotated[int, Field(ge=0)]
 
@@ -50,12 +57,16 @@ class _Strict(BaseModel):
 
 
 class AccountRef(_Strict):
-    """Who wrote a post or is mentioned: as much as the page shows."""
+    """Who wrote a post, is mentioned or addressed: as much as the page shows."""
 
     handle: str | None = None  # without a leading "@"; Mastodon: user@server
     name: str | None = None
     url: str | None = None
     id: str | None = None  # the platform's own account id, where the page has it
+    avatar: str | None = None  # (v2) the profile photo's URL as the page shows it
+    # (v2) WARC-Payload-Digest of the captured photo ("sha256:BASE32"): with `avatar` (the
+    # record's WARC-Target-URI) it names the record in this capture's WARC and the index
+    avatar_digest: str | None = None
 
 
 class PostRef(_Strict):
@@ -104,6 +115,22 @@ class ProfileCounts(_Strict):
     views: Count | None = None  # YouTube channel views
 
 
+class Relation(_Strict):
+    """(v2) A follower or followed account, as a follower/following list shows it."""
+
+    type: RelationType
+    account: AccountRef
+    since: IsoUtc | None = None  # the platform's own date of the relation, where it shows one
+    first_seen: IsoUtc | None = None  # when bewaar first saw the relation (an earlier crawl)
+
+
+class OutOfScope(_Strict):
+    """(v2) Why a post of a hybrid or personal account is not government information."""
+
+    rule: str  # the seed's rule that matched: "hashtag:verkiezingen", "keyword:…", "date:A..B"
+    matched: str  # what in the post matched it: "#Verkiezingen", a word, the date
+
+
 class PostCounts(_Strict):
     reactions: Count | None = None  # likes, favourites, hearts, all reaction kinds together
     reposts: Count | None = None  # retweets, boosts, shares
@@ -114,12 +141,16 @@ class PostCounts(_Strict):
 
 class _Object(_Strict):
     type: Literal["profile", "post"]
-    schema_: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
+    schema_: Literal[1, 2] = Field(SCHEMA_VERSION, alias="schema")
     platform: Platform
     adapter: Annotated[str, Field(pattern=r"^[a-z]+@[\w.]+$", examples=["x@1.0"])]
     url: str  # the object's own (canonical) URL
     page_url: str  # the captured page it was read from
     captured_at: IsoUtc
+    # (v2) the seed's account type (the guide's: corporate, project, personal, hybrid)
+    account_type: AccountType | None = None
+    # (v2) browser: read from a captured page; export: from the platform's account export
+    source: Source | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -146,6 +177,7 @@ class Profile(_Object):
     name: str | None = None
     bio: str | None = None
     avatar: str | None = None
+    avatar_digest: str | None = None  # (v2) payload digest of the captured photo
     header: str | None = None  # banner / cover image
     location: str | None = None
     links: list[Link] = Field(default_factory=list)
@@ -154,6 +186,8 @@ class Profile(_Object):
     verified: bool | None = None
     counts: ProfileCounts = Field(default_factory=ProfileCounts)
     counts_text: dict[str, str] = Field(default_factory=dict)
+    # (v2) followers / following as the platform's lists show them (seed `follow_lists: N`)
+    relations: list[Relation] = Field(default_factory=list)
 
 
 class Post(_Object):
@@ -176,11 +210,22 @@ class Post(_Object):
     linked_posts: list[PostRef] = Field(default_factory=list)  # quoted / linked posts
     media: list[Media] = Field(default_factory=list)
     reply_to: PostRef | None = None
+    # (v2) whom a reply or a direct mention addresses: the author replied to, or the account
+    # a post opens with (@name …)
+    recipient: AccountRef | None = None
     repost_of: PostRef | None = None
     pinned: bool | None = None
     location: Place | None = None
     counts: PostCounts = Field(default_factory=PostCounts)
     counts_text: dict[str, str] = Field(default_factory=dict)
+    # (v2) reaction counts per type where the platform shows them ({"like": 120, "love": 8});
+    # counts.reactions stays their sum (or the one count shown)
+    reactions: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Count] = Field(default_factory=dict)
+    # (v2) the action buttons shown with the post, in page order ("reply", "repost", "like")
+    actions: list[str] = Field(default_factory=list)
+    story: bool | None = None  # (v2) temporary content (a story item)
+    expires_at: IsoUtc | None = None  # (v2) when temporary content disappears from the platform
+    out_of_scope: OutOfScope | None = None  # (v2) set by the seed's rules, not by the page
 
 
 InformationObject = Annotated[Profile | Post, Field(discriminator="type")]
@@ -188,8 +233,17 @@ _ADAPTER: TypeAdapter[Profile | Post] = TypeAdapter(InformationObject)
 
 
 def validate_object(data: dict[str, Any]) -> Profile | Post:
-    """A Profile or Post from a dict (e.g. one JSONL line); pydantic.ValidationError if bad."""
+    """A Profile or Post from a dict (e.g. one JSONL line) of any version this bewaar reads;
+    pydantic.ValidationError if bad."""
     return _ADAPTER.validate_python(data)
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """An object of any readable version as the current version: version 2 only added
+    fields, so a version-1 object gets the new ones empty (nothing is guessed)."""
+    obj = validate_object(data).to_dict()
+    obj["schema"] = SCHEMA_VERSION
+    return validate_object(obj).to_dict()
 
 
 def json_schema() -> dict[str, Any]:

@@ -32,6 +32,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def wall() -> datetime:
+    """The real clock, never BEWAAR_NOW: when something was actually done (a record's execution
+    time, a signature) as opposed to the moment terms are judged at."""
+    return datetime.now(UTC)
+
+
 def iso(value: datetime | float | None = None) -> str:
     """2024-05-01T09:30:00Z from an aware datetime, Unix seconds, or now."""
     if value is None:
@@ -63,3 +69,41 @@ def from_ts14(stamp: str) -> datetime:
 def compact(value: datetime | None = None) -> str:
     """20240501T093000Z: crawl ids and log file names."""
     return (value or now()).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+_TERM = re.compile(
+    r"^\s*(\d{1,4})\s*(y|yr|years?|jaar|mo|months?|maanden?|maand|w|weeks?|weken|d|days?|dagen?|dag)\s*$",
+    re.IGNORECASE,
+)
+_TERM_UNIT = {"y": "y", "yr": "y", "year": "y", "years": "y", "jaar": "y",
+              "mo": "mo", "month": "mo", "months": "mo", "maand": "mo", "maanden": "mo",
+              "w": "w", "week": "w", "weeks": "w", "weken": "w",
+              "d": "d", "day": "d", "days": "d", "dag": "d", "dagen": "d"}
+
+
+def parse_term(term: str) -> tuple[int, str]:
+    """A retention term as selection lists write it: '10y', '18 maanden', '6mo', '90d', '2w'
+    -> (10, 'y'). Months are 'mo' ('m' would be read as minutes elsewhere in bewaar).
+    ValueError when it is not one."""
+    m = _TERM.match(str(term))
+    if not m:
+        raise ValueError(f"'{term}' is not a retention term like 10y, 18mo, 6w or 90d (or permanent)")
+    return int(m.group(1)), _TERM_UNIT[m.group(2).lower()]
+
+
+def add_term(start: datetime, term: str) -> datetime:
+    """start + term, on the calendar: 29 February + 1y is 28 February; 31 January + 1mo is the
+    last day of February (the day a term ends, as an archivist counts it)."""
+    import calendar
+    from datetime import timedelta
+
+    n, unit = parse_term(term)
+    if unit == "d":
+        return start + timedelta(days=n)
+    if unit == "w":
+        return start + timedelta(weeks=n)
+    months = n * 12 if unit == "y" else n
+    y, mo = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, mo + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)

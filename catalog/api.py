@@ -66,6 +66,50 @@ def update_after_crawls(root: Path, crawl_ids: list[str]) -> dict[str, list[str]
     return {c: [ln for ln in result.lines(c) if "also read crawl" not in ln] for c in crawl_ids}
 
 
+def _read(root: Path, fn, default):  # noqa: ANN001 - a query over a read-only catalog
+    from catalog.db import open_readonly
+
+    path = Root(Path(root)).catalog_file
+    if not path.exists():
+        return default
+    con = open_readonly(path)
+    try:
+        return fn(con)
+    finally:
+        con.close()
+
+
+def backfill_from(root: Path, collection: str, account: str) -> str | None:
+    """The day of the account's oldest post captured by a browser (YYYY-MM-DD): a back-fill
+    resumes there."""
+
+    def q(con: sqlite3.Connection) -> str | None:
+        row = con.execute(
+            "SELECT min(p.published_at) FROM posts p JOIN accounts a ON a.id = p.account"
+            " WHERE a.collection = ? AND a.name = ? AND p.relation = 'own' AND p.in_browser = 1",
+            (collection, account),
+        ).fetchone()
+        return row[0][:10] if row and row[0] else None
+
+    return _read(root, q, None)
+
+
+def known_relations(root: Path, collection: str, account: str) -> dict[str, str]:
+    """{"follower:handle": first seen} of the account's follow relations seen before."""
+
+    def q(con: sqlite3.Connection) -> dict[str, str]:
+        return {
+            f"{r[0]}:{r[1]}": r[2]
+            for r in con.execute(
+                "SELECT r.type, r.handle, r.first_seen FROM relations r JOIN accounts a"
+                " ON a.id = r.account WHERE a.collection = ? AND a.name = ?",
+                (collection, account),
+            )
+        }
+
+    return _read(root, q, {})
+
+
 def update_after_crawl(root: Path, collection: str, crawl_id: str) -> list[str]:
     """Add one finished crawl to the catalog and detect changes; returns summary lines.
 
@@ -93,3 +137,23 @@ def update_after_crawl(root: Path, collection: str, crawl_id: str) -> list[str]:
             "complete: run `bewaar --debug catalog update` and report the error"
         ]
     return result.lines(crawl_id)
+
+
+def forget(root: Path, collection: str, removals: list[dict[str, object]]) -> list[str]:
+    """After a destruction or redaction: the catalog reads the collection's WARCs again (so it
+    and its search index forget what they no longer hold) and remembers the removed posts with
+    their record. Returns summary lines."""
+    from catalog.db import open_catalog
+    from catalog.ingest import record_removals, refresh_collection
+
+    r = Root(Path(root))
+    con = open_catalog(r.catalog_file, wait=CRAWL_WAIT_SECONDS)
+    try:
+        result = refresh_collection(con, r.catalog_file, r, collection)
+        if removals:
+            record_removals(con, r.catalog_file, removals)  # type: ignore[arg-type]
+    finally:
+        con.close()
+    posts = sum(1 for x in removals)
+    return [f"catalog: {collection} read again from its WARCs; {posts} removed post(s) recorded",
+            *(f"catalog: {p}" for p in result.problems)]

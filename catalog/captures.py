@@ -58,6 +58,7 @@ class CrawlCaptures:
     files: list[tuple[str, int]] = field(default_factory=list)  # (name, size)
     pages: list[CapturedPage] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)  # URL -> payload digest
+    failures: dict[str, str] = field(default_factory=dict)  # URL -> why (the crawl report)
 
 
 @dataclass

@@ -38,6 +38,8 @@ def cmd_changes(args: argparse.Namespace) -> int:
         types = tuple(dict.fromkeys(args.types)) if args.types else cq.DEFAULT_TYPES
         if args.all:
             types = cq.TYPES
+        if args.gaps:
+            return _print_gaps(cq.gap_reports(con, accounts, args.collection), args.json)
         found = cq.list_changes(con, cq.ChangeFilter(accounts, since, types, args.collection))
     finally:
         con.close()
@@ -57,6 +59,21 @@ def cmd_changes(args: argparse.Namespace) -> int:
         + (f" since {since}" if since else ""),
         file=sys.stderr,
     )
+    return 0
+
+
+def _print_gaps(reports: list[dict], as_json: bool) -> int:
+    """`bewaar changes --gaps`: each account's latest gap report."""
+    from catalog.gaps import describe
+
+    if as_json:
+        print(json.dumps(reports, indent=1, ensure_ascii=False))
+        return 0
+    for g in reports:
+        print(f"{g['account']} ({g['collection']}, crawl {g['crawl_id']}): {describe(g)}")
+        for m in g.get("missing") or []:
+            print(f"    not captured: {m['url']} — {m['why']}")
+    print(f"gap report(s) of {len(reports)} account(s)", file=sys.stderr)
     return 0
 
 
@@ -119,7 +136,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         rows = con.execute(
             "SELECT a.collection, a.name, a.platform, max(ac.ended) AS last,"
-            " (SELECT count(*) FROM posts p WHERE p.account = a.id AND p.reply_to IS NULL) AS posts,"
+            " (SELECT count(*) FROM posts p WHERE p.account = a.id AND p.relation = 'own') AS posts,"
             " (SELECT count(*) FROM changes c WHERE c.account = a.id AND c.type != 'counts') AS changes"
             " FROM accounts a LEFT JOIN account_crawls ac ON ac.account = a.id"
             " GROUP BY a.id ORDER BY a.collection, a.name"
@@ -161,6 +178,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--all", action="store_true", help="include count changes (followers, ...)")
     p.add_argument("--json", action="store_true", help="a JSON list instead of text")
+    p.add_argument(
+        "--gaps", action="store_true",
+        help="instead of changes: each account's gap report (the profile's post count against "
+        "posts captured to date, posts seen but not captured and why, how far a back-fill got)",
+    )  # fmt: skip
     p.add_argument("--replay-url", help="replay server for links (default: from bewaar.yaml)")
     p.add_argument("--wait", type=float, default=10.0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_changes)

@@ -6,7 +6,7 @@ WARCs (`bewaar catalog rebuild`). It runs in WAL mode so the replay server's ove
 MIGRATIONS bring an older file up to date in one transaction, and a file from a newer bewaar
 is refused rather than guessed at.
 
-Schema (version 2), one line per table; columns are described where they are created below.
+Schema (version 3), one line per table; columns are described where they are created below.
   warc_files       WARC files already read into the catalog (collection, name, size, crawl)
   crawls           one row per crawl: first/last capture time, pages by outcome
   accounts         an account (platform:handle) or a site (host) within a collection
@@ -20,6 +20,12 @@ Schema (version 2), one line per table; columns are described where they are cre
                    unverified, profile, counts
   post_text        FTS5 index over every version's title and text (external content)
   schedule         (v2) `bewaar watch`: interval, next due time, last run per account
+  removals         (v3) posts destroyed or redacted, with the record that did it (not derived:
+                   the WARCs no longer hold them; kept through rebuilds like the schedule)
+  relations        (v4) an account's followers / following, first and last seen
+  (v4 also added: accounts.account_type; posts.relation (own, own_reply, comment, context,
+   received, story), posts.out_of_scope, posts.expires_at, posts.in_browser / in_export;
+   account_crawls.gaps, the gap report)
 """
 
 from __future__ import annotations
@@ -217,11 +223,56 @@ CREATE TABLE schedule (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = """
+CREATE TABLE removals (
+    id          INTEGER PRIMARY KEY,
+    collection  TEXT NOT NULL,
+    record      TEXT NOT NULL,           -- ledger/records/RECORD.json of the collection
+    kind        TEXT NOT NULL CHECK (kind IN ('destroyed', 'redacted')),
+    at          TEXT NOT NULL,           -- when it was carried out, ISO 8601 UTC
+    account     TEXT,                    -- accounts.name the post belonged to
+    post_id     TEXT,                    -- the platform's id (destroyed posts)
+    url         TEXT,                    -- destroyed posts: their URL; redacted: NULL
+    url_sha256  TEXT,                    -- the URL's sha256 (redacted posts: their URL is not kept)
+    reason      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX removals_collection ON removals(collection, at);
+"""
+
+_V4 = """
+ALTER TABLE accounts ADD COLUMN account_type TEXT;  -- corporate | project | personal | hybrid
+-- what a post is to the account: own (its own post), own_reply (its reply in a thread),
+-- comment (someone's reply under its post), context (a post one of its replies answers),
+-- received (someone's post mentioning or tagging it), story (its temporary content)
+ALTER TABLE posts ADD COLUMN relation TEXT NOT NULL DEFAULT 'own';
+UPDATE posts SET relation = 'comment' WHERE reply_to IS NOT NULL;
+ALTER TABLE posts ADD COLUMN out_of_scope TEXT;   -- JSON {rule, matched}: not government info
+ALTER TABLE posts ADD COLUMN expires_at TEXT;     -- stories: when the platform removes it
+ALTER TABLE posts ADD COLUMN in_browser INTEGER NOT NULL DEFAULT 1;  -- seen in a browser capture
+ALTER TABLE posts ADD COLUMN in_export INTEGER NOT NULL DEFAULT 0;   -- read from a platform export
+CREATE INDEX posts_relation ON posts(account, relation);
+ALTER TABLE account_crawls ADD COLUMN gaps TEXT;  -- JSON: the gap report of this crawl
+CREATE TABLE relations (
+    account     INTEGER NOT NULL REFERENCES accounts(id),
+    type        TEXT NOT NULL CHECK (type IN ('follower', 'following')),
+    handle      TEXT NOT NULL,           -- lower case; the key
+    name        TEXT,
+    url         TEXT,
+    avatar      TEXT,
+    since       TEXT,                    -- the platform's date of the relation, where shown
+    first_seen  TEXT NOT NULL,           -- when bewaar first saw it
+    first_crawl INTEGER NOT NULL REFERENCES crawls(id),
+    last_seen   TEXT NOT NULL,
+    last_crawl  INTEGER NOT NULL REFERENCES crawls(id),
+    PRIMARY KEY (account, type, handle)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 # Tables `bewaar catalog rebuild` empties and fills again from the WARCs, children first.
 DERIVED_TABLES = (
-    "changes", "post_sightings", "post_versions", "posts", "profile_versions",
+    "relations", "changes", "post_sightings", "post_versions", "posts", "profile_versions",
     "account_crawls", "pages", "accounts", "crawls", "warc_files",
 )  # fmt: skip
 

@@ -17,6 +17,12 @@ Per account and crawl:
 - the profile is compared field by field (`profile`); its counts separately (`counts`).
 Only an account's own top-level posts are reported; replies and comments are stored with
 their versions (searchable, replayable) but produce no change records.
+
+What a post is to the account is its `relation` (own, own_reply, comment, context, received,
+story; see db.py). Posts read from a platform export (`bewaar import`, source `export`) join the
+browser's captures of the same post by id; they never make change records, and a version from
+an export is never compared with a browser capture (the two render text differently).
+Follow lists become `relations` rows; each account crawl gets a gap report (catalog/gaps.py).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from urllib.parse import urlsplit
 
 from bewaar.model import Collection, Outcome, PageKind, Root
 from catalog import compare as cmp
+from catalog import gaps as gap
 from catalog.captures import CapturedPage, CrawlCaptures, group_by_crawl, peek_crawl_id, scan_files
 from catalog.db import DERIVED_TABLES, write_transaction
 
@@ -42,8 +49,13 @@ class Observation:
     obj: dict[str, Any]
     page: CapturedPage
     page_row: int
-    source: str  # post | listing
+    source: str  # post | listing | export
     order: int
+    relation: str = "own"
+
+
+# when one post shows up in several roles, the strongest wins
+RELATION_RANK = {"own": 6, "own_reply": 5, "story": 4, "received": 3, "comment": 2, "context": 1}
 
 
 @dataclass
@@ -54,7 +66,18 @@ class AccountResult:
     counts: dict[str, int] = field(default_factory=dict)  # change type -> number
     profile_fields: list[str] = field(default_factory=list)
 
+    gaps: dict[str, Any] = field(default_factory=dict)
+    imported: bool = False  # an export read by `bewaar import`, not a crawl
+
+    def lines(self) -> list[str]:
+        out = [self.line()]
+        if self.gaps:
+            out.append(f"catalog: {self.name}: {gap.describe(self.gaps)}")
+        return out
+
     def line(self) -> str:
+        if self.imported:
+            return f"catalog: {self.name}: {self.posts_seen} post(s) read from an export"
         if self.baseline:
             return f"catalog: {self.name}: first capture, {self.posts_seen} post(s) recorded"
         order = ("new", "found", "edited", "deleted", "restored", "unverified")
@@ -85,7 +108,7 @@ class UpdateResult:
         out = []
         for c in self.crawls:
             if crawl_id is None or c.crawl_id == crawl_id:
-                out += [a.line() for a in c.accounts]
+                out += [line for a in c.accounts for line in a.lines()]
             else:
                 out.append(f"catalog: also read crawl {c.crawl_id} ({c.collection})")
             if c.continued:
@@ -148,6 +171,7 @@ def update(
         crawls = group_by_crawl(coll.name, scans)
         ready = []
         for c in crawls:
+            c.failures = gap.report_failures(coll.path, c.crawl_id)
             finished = (coll.path / "crawls" / f"{c.crawl_id}.json").exists()
             if finished_only and not finished and c.crawl_id != also and not c.crawl_id.startswith("file:"):
                 result.deferred.append(c.crawl_id)
@@ -185,7 +209,9 @@ def rebuild(
         names = [w.name for w in coll.warcs()]
         scans, problems = scan_files(coll, names, _file_progress(progress, coll.name))
         result.problems += problems
-        plan += group_by_crawl(coll.name, scans)
+        for c in group_by_crawl(coll.name, scans):
+            c.failures = gap.report_failures(coll.path, c.crawl_id)
+            plan.append(c)
     plan.sort(key=lambda c: (c.crawl_id, c.collection))
     with write_transaction(con, db_path):
         con.execute("PRAGMA defer_foreign_keys = ON")  # posts <-> post_versions refer both ways
@@ -197,6 +223,65 @@ def rebuild(
                 progress(f"[{i}/{len(plan)}] {c.collection}: crawl {c.crawl_id}: {len(c.pages)} page(s)")
             result.crawls.append(apply_crawl(con, c))
     return result
+
+
+_COLLECTION_ROWS = (
+    # children first; {acc} / {crl} are this collection's accounts / crawls
+    "DELETE FROM changes WHERE account IN {acc}",
+    "DELETE FROM post_sightings WHERE post IN (SELECT id FROM posts WHERE account IN {acc})",
+    "DELETE FROM post_versions WHERE post IN (SELECT id FROM posts WHERE account IN {acc})",
+    "DELETE FROM posts WHERE account IN {acc}",
+    "DELETE FROM profile_versions WHERE account IN {acc}",
+    "DELETE FROM account_crawls WHERE account IN {acc} OR crawl IN {crl}",
+    "DELETE FROM pages WHERE crawl IN {crl}",
+    "DELETE FROM accounts WHERE collection = :c",
+    "DELETE FROM crawls WHERE collection = :c",
+    "DELETE FROM warc_files WHERE collection = :c",
+)
+
+
+def refresh_collection(
+    con: sqlite3.Connection, db_path: Path, root: Root, collection: str,
+    progress: Progress | None = None,
+) -> UpdateResult:  # fmt: skip
+    """Forget what the catalog read from one collection and read its WARCs again, in one
+    transaction: after a destruction or redaction, what the WARCs no longer hold leaves the
+    catalog and its search index. Deleted rows are overwritten (secure_delete), the search
+    index is merged so no segment keeps a removed word, and the WAL is checkpointed, so the
+    removed text is not left in the file's free pages either."""
+    coll = root.collection(collection)
+    result = UpdateResult()
+    scans, problems = scan_files(coll, [w.name for w in coll.warcs()],
+                                 _file_progress(progress, coll.name))
+    result.problems += problems
+    plan = group_by_crawl(coll.name, scans)
+    acc = "(SELECT id FROM accounts WHERE collection = :c)"
+    crl = "(SELECT id FROM crawls WHERE collection = :c)"
+    con.execute("PRAGMA secure_delete = ON")
+    with write_transaction(con, db_path):
+        con.execute("PRAGMA defer_foreign_keys = ON")
+        con.execute(
+            "INSERT INTO post_text(post_text, rowid, title, text) SELECT 'delete', v.id, v.title,"
+            f" v.text FROM post_versions v WHERE v.post IN (SELECT id FROM posts WHERE account IN {acc})",
+            {"c": collection},
+        )
+        for statement in _COLLECTION_ROWS:
+            con.execute(statement.format(acc=acc, crl=crl), {"c": collection})
+        for c in plan:
+            result.crawls.append(apply_crawl(con, c))
+        con.execute("INSERT INTO post_text(post_text) VALUES ('optimize')")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return result
+
+
+def record_removals(con: sqlite3.Connection, db_path: Path, rows: list[dict[str, Any]]) -> None:
+    """Remember which posts a destruction or redaction took out, and under which record."""
+    cols = ("collection", "record", "kind", "at", "account", "post_id", "url", "url_sha256", "reason")
+    with write_transaction(con, db_path):
+        con.executemany(
+            f"INSERT INTO removals ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",  # noqa: S608
+            [tuple(r.get(c) for c in cols) for r in rows],
+        )
 
 
 def _file_progress(progress: Progress | None, name: str) -> Callable[[str, int, int], None] | None:
@@ -282,6 +367,11 @@ class _Applier:
             name, platform, handle = _account_of(page)
             if name not in account_ids:
                 account_ids[name] = self._account(name, platform, handle)
+            if page.target.account_type:
+                con.execute(
+                    "UPDATE accounts SET account_type = ? WHERE id = ?",
+                    (page.target.account_type, account_ids[name]),
+                )
             page_row = self._page(page, account_ids[name])
             by_account.setdefault(name, []).append((page, page_row))
         for name, pages in by_account.items():
@@ -335,24 +425,35 @@ class _Applier:
         ).fetchone()
         res.baseline = prev is None
         self.account, self.account_name, self.prev, self.res = account, name, prev, res
+        row = con.execute("SELECT handle FROM accounts WHERE id = ?", (account,)).fetchone()
+        self.own = {row["handle"]} if row and row["handle"] else set()
+        export_only = all(p.target.kind is PageKind.EXPORT for p, _ in pages)
 
         profile_version, profile_page, counts = self._profile(pages)
         observations = self._observations(pages)
         for obs in observations:
             self._post(obs)
+        self._relations(pages)
         seen_ids = {o.obj["id"] for o in observations}
         for page, page_row in pages:
             if page.target.kind is PageKind.RECHECK:
                 self._recheck(page, page_row, seen_ids)
         res.posts_seen = len(seen_ids)
+        if export_only:  # an import is not a crawl of the account: never its "previous crawl"
+            outcomes = (0, 0, 0, 0)
+            seen_ids = set()
+            res.imported = True
+        gaps = gap.report(con, account, self.crawl, pages, counts, self.c.failures)
+        res.gaps = gaps
 
         if existing is None:
             con.execute(
                 "INSERT INTO account_crawls (account, crawl, started, ended, pages_ok,"
                 " pages_blocked, pages_failed, pages_gone, posts_seen, profile_version,"
-                " profile_page, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " profile_page, counts, gaps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (account, self.crawl, started, ended, *outcomes, len(seen_ids), profile_version,
-                 profile_page, _compact(counts) if counts is not None else None),
+                 profile_page, _compact(counts) if counts is not None else None,
+                 json.dumps(gaps, ensure_ascii=False)),
             )  # fmt: skip
         else:
             con.execute(
@@ -361,10 +462,11 @@ class _Applier:
                 " pages_failed = pages_failed + ?, pages_gone = pages_gone + ?,"
                 " posts_seen = posts_seen + ?,"
                 " profile_version = coalesce(?, profile_version),"
-                " profile_page = coalesce(?, profile_page), counts = coalesce(?, counts)"
-                " WHERE account = ? AND crawl = ?",
+                " profile_page = coalesce(?, profile_page), counts = coalesce(?, counts),"
+                " gaps = ? WHERE account = ? AND crawl = ?",
                 (started, ended, *outcomes, len(seen_ids), profile_version, profile_page,
-                 _compact(counts) if counts is not None else None, account, self.crawl),
+                 _compact(counts) if counts is not None else None,
+                 json.dumps(gaps, ensure_ascii=False), account, self.crawl),
             )  # fmt: skip
         return res
 
@@ -389,7 +491,9 @@ class _Applier:
         found: tuple[dict[str, Any], CapturedPage, int] | None = None
         for page, page_row in pages:
             t = page.target
-            if page.info.outcome is not Outcome.OK or (t.kind is not PageKind.PROFILE and t.depth != 0):
+            if page.info.outcome is not Outcome.OK or not (
+                t.kind is PageKind.PROFILE or (t.kind is PageKind.PAGE and t.depth == 0)
+            ):
                 continue
             for obj in page.objects:
                 if obj.get("type") != "profile":
@@ -402,6 +506,7 @@ class _Applier:
         if found is None:
             return None, None, None
         obj, page, page_row = found
+        self.own.update(str(v) for v in (obj.get("handle"), obj.get("id")) if v)
         con = self.con
         at = page.info.captured_at
         counts = cmp.clean_counts(obj.get("counts"))
@@ -453,6 +558,36 @@ class _Applier:
                 self._change("counts", at, page_row, version=version, detail={"counts": diff})
         return version, page_row, counts
 
+    # -- follow relations -------------------------------------------------------------------
+    def _relations(self, pages: list[tuple[CapturedPage, int]]) -> None:
+        """Followers / following from follow-list pages (and exports): first seen, last seen."""
+        for page, _row in pages:
+            if page.info.outcome is not Outcome.OK or page.target.kind not in (PageKind.FOLLOWS, PageKind.EXPORT):
+                continue
+            at = page.info.captured_at
+            for obj in page.objects:
+                for r in obj.get("relations") or [] if obj.get("type") == "profile" else []:
+                    acct = r.get("account") or {}
+                    key = (acct.get("handle") or acct.get("url") or acct.get("id")
+                           or (f"name:{acct['name']}" if acct.get("name") else "")).lower()
+                    if not key:
+                        continue
+                    first = r.get("first_seen") or at
+                    self.con.execute(
+                        "INSERT INTO relations (account, type, handle, name, url, avatar, since,"
+                        " first_seen, first_crawl, last_seen, last_crawl)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (account, type, handle) DO UPDATE SET"
+                        " name = coalesce(excluded.name, name), url = coalesce(excluded.url, url),"
+                        " avatar = coalesce(excluded.avatar, avatar),"
+                        " since = coalesce(since, excluded.since),"
+                        " first_seen = min(first_seen, excluded.first_seen),"
+                        " last_seen = max(last_seen, excluded.last_seen),"
+                        " last_crawl = excluded.last_crawl",
+                        (self.account, r["type"], key, acct.get("name"), acct.get("url"),
+                         acct.get("avatar"), r.get("since"), min(first, at), self.crawl, at, self.crawl),
+                    )  # fmt: skip
+
     # -- posts --------------------------------------------------------------------------
     def _observations(self, pages: list[tuple[CapturedPage, int]]) -> list[Observation]:
         """One observation per post: from its own page rather than a listing, else the
@@ -470,19 +605,47 @@ class _Applier:
                     page.target.post_id == obj_id
                     and page.target.kind in (PageKind.POST, PageKind.RECHECK)
                 )
-                obs = Observation(obj, page, page_row, "post" if own else "listing", order)
+                source = "export" if page.target.kind is PageKind.EXPORT else "post" if own else "listing"
+                obs = Observation(obj, page, page_row, source, order, self._relation(obj, page, own))
                 order += 1
                 old = best.get(obj_id)
                 if old is None:
                     best[obj_id] = obs
                     continue
+                if RELATION_RANK[obs.relation] > RELATION_RANK[old.relation]:
+                    old.relation = obs.relation
                 better = (obs.source == "post", obs.page.info.captured_at) > (
                     old.source == "post", old.page.info.captured_at
                 )
                 if better:
                     obs.order = old.order
+                    obs.relation = max(obs.relation, old.relation, key=RELATION_RANK.__getitem__)
                     best[obj_id] = obs
         return sorted(best.values(), key=lambda o: o.order)
+
+    def _is_own(self, obj: dict[str, Any]) -> bool:
+        """Whether the account wrote it (by handle, or by the account id its profile gave)."""
+        author = obj.get("author") or {}
+        if not author.get("handle") and not author.get("id"):
+            return True  # a page that names no author shows the account's own post
+        return any(_same_handle(author.get("handle"), h) for h in self.own) or (
+            bool(author.get("id")) and author.get("id") in self.own
+        )
+
+    def _relation(self, obj: dict[str, Any], page: CapturedPage, own_page: bool) -> str:
+        kind = page.target.kind
+        mine = self._is_own(obj)
+        if obj.get("story"):
+            return "story" if mine else "context"
+        if obj.get("reply_to"):
+            return "own_reply" if mine else "comment"
+        if kind is PageKind.RECEIVED and not mine:
+            return "received"
+        if kind in (PageKind.PROFILE, PageKind.PAGE, PageKind.TIMELINE, PageKind.EXPORT):
+            return "own"
+        if kind in (PageKind.POST, PageKind.RECHECK) and own_page:
+            return "own"
+        return "own" if mine else "context"
 
     def _content(self, obs: Observation) -> cmp.PostContent:
         return cmp.PostContent(
@@ -500,9 +663,11 @@ class _Applier:
         at = obs.page.info.captured_at
         reply_to = obj.get("reply_to") or None
         reply_id = (reply_to.get("id") or reply_to.get("url")) if isinstance(reply_to, dict) else None
-        top_level = not reply_to
+        top_level = obs.relation == "own"
+        export = obs.source == "export"
         author = obj.get("author") or {}
         content = self._content(obs)
+        scope = json.dumps(obj["out_of_scope"], ensure_ascii=False) if obj.get("out_of_scope") else None
         row = con.execute(
             "SELECT * FROM posts WHERE account = ? AND post_id = ?", (self.account, post_id)
         ).fetchone()
@@ -510,14 +675,16 @@ class _Applier:
             post = con.execute(
                 "INSERT INTO posts (account, post_id, url, reply_to, author, author_name,"
                 " published_at, published_text, first_seen, first_crawl, last_seen, last_crawl,"
-                " status, status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'online', ?)",
+                " status, status_at, relation, out_of_scope, expires_at, in_browser, in_export)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'online', ?, ?, ?, ?, ?, ?)",
                 (self.account, post_id, obj.get("url"), reply_id, author.get("handle"),
                  author.get("name"), obj.get("published_at"), obj.get("published_text"),
-                 at, self.crawl, at, self.crawl, at),
+                 at, self.crawl, at, self.crawl, at, obs.relation, scope, obj.get("expires_at"),
+                 0 if export else 1, 1 if export else 0),
             ).lastrowid  # fmt: skip
             version = self._version(post, 1, obs, content, is_edit=False)
             self._sighting(post, version, obs)
-            if top_level and not self.res.baseline:
+            if top_level and not export and not self.res.baseline:
                 published = obj.get("published_at")
                 kind = "found" if published and published < self.prev["started"] else "new"
                 self._change(kind, at, obs.page_row, post=post, version=version)
@@ -527,7 +694,17 @@ class _Applier:
             "SELECT 1 FROM post_sightings WHERE post = ? AND crawl = ?", (post, self.crawl)
         ).fetchone():
             return  # seen in files of this crawl read earlier
-        latest = con.execute("SELECT * FROM post_versions WHERE id = ?", (row["latest_version"],)).fetchone()
+        self._classify(row, obs, scope)
+        top_level = max(row["relation"], obs.relation, key=RELATION_RANK.__getitem__) == "own"
+        if export or not row["in_browser"]:
+            # an export and a browser capture render a post differently: a version of each is
+            # kept side by side, never compared (no edit, no new post: the post was known)
+            self._alongside(row, obs, content, export)
+            return
+        latest = con.execute(
+            "SELECT * FROM post_versions WHERE post = ? AND source != 'export'"
+            " ORDER BY seq DESC LIMIT 1", (post,),
+        ).fetchone()  # fmt: skip
         same_src = con.execute(
             "SELECT v.* FROM post_sightings s JOIN post_versions v ON v.id = s.version"
             " WHERE s.post = ? AND s.source = ? ORDER BY s.captured_at DESC LIMIT 1",
@@ -540,7 +717,7 @@ class _Applier:
             version = same_src["id"]
         else:
             ref, is_edit = self._edit_reference(post, content, latest, same_src)
-            version = self._version(post, latest["seq"] + 1, obs, content, is_edit)
+            version = self._version(post, self._next_seq(post), obs, content, is_edit)
             if is_edit and top_level:
                 ref_c = self._stored(ref)
                 fields = cmp.edited_fields(content, ref_c)
@@ -554,7 +731,7 @@ class _Applier:
                 self._change("edited", at, obs.page_row, post=post, version=version,
                              previous=ref["id"], detail=detail)  # fmt: skip
         self._sighting(post, version, obs)
-        updates = {"last_seen": at, "last_crawl": self.crawl}
+        updates: dict[str, Any] = {"last_seen": at, "last_crawl": self.crawl}
         if obj.get("published_at") and not row["published_at"]:
             updates["published_at"] = obj["published_at"]
         if obj.get("url") and not row["url"]:
@@ -566,6 +743,50 @@ class _Applier:
                              detail={"was": row["status_reason"]})  # fmt: skip
         sets = ", ".join(f"{k} = ?" for k in updates)
         con.execute(f"UPDATE posts SET {sets} WHERE id = ?", (*updates.values(), post))  # noqa: S608
+
+    def _classify(self, row: sqlite3.Row, obs: Observation, scope: str | None) -> None:
+        """A post's relation, out-of-scope mark and expiry as the latest capture says."""
+        relation = max(row["relation"], obs.relation, key=RELATION_RANK.__getitem__)
+        updates: dict[str, Any] = {}
+        if relation != row["relation"]:
+            updates["relation"] = relation
+        if obs.source != "export" and scope != row["out_of_scope"]:
+            updates["out_of_scope"] = scope
+        if obs.obj.get("expires_at") and not row["expires_at"]:
+            updates["expires_at"] = obs.obj["expires_at"]
+        if updates:
+            sets = ", ".join(f"{k} = ?" for k in updates)
+            self.con.execute(f"UPDATE posts SET {sets} WHERE id = ?", (*updates.values(), row["id"]))  # noqa: S608
+
+    def _alongside(
+        self, row: sqlite3.Row, obs: Observation, content: cmp.PostContent, export: bool
+    ) -> None:
+        """An export's reading of a post the browser captured, or the browser's first capture
+        of a post known only from an export: kept as a version of its own, no change records;
+        the browser's version is the one shown (latest_version)."""
+        post, at = row["id"], obs.page.info.captured_at
+        same = self.con.execute(
+            "SELECT * FROM post_versions WHERE post = ? AND source " + ("=" if export else "!=")
+            + " 'export' ORDER BY seq DESC LIMIT 1", (post,),
+        ).fetchone()  # fmt: skip
+        if same is not None and content.identical(self._stored(same)):
+            version = same["id"]
+        else:
+            version = self._version(post, self._next_seq(post), obs, content, is_edit=False, latest=not export)
+        self._sighting(post, version, obs)
+        updates: dict[str, Any] = {"in_export": 1} if export else {
+            "in_browser": 1, "last_seen": at, "last_crawl": self.crawl}
+        if obs.obj.get("url") and (not row["url"] or not export):
+            updates["url"] = row["url"] if export else obs.obj["url"]
+        if obs.obj.get("published_at") and not row["published_at"]:
+            updates["published_at"] = obs.obj["published_at"]
+        sets = ", ".join(f"{k} = ?" for k in updates)
+        self.con.execute(f"UPDATE posts SET {sets} WHERE id = ?", (*updates.values(), post))  # noqa: S608
+
+    def _next_seq(self, post: int) -> int:
+        return self.con.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM post_versions WHERE post = ?", (post,)
+        ).fetchone()[0]
 
     def _edit_reference(
         self, post: int, content: cmp.PostContent, latest: sqlite3.Row, same_src: sqlite3.Row | None
@@ -587,7 +808,8 @@ class _Applier:
         return same_src, True
 
     def _version(
-        self, post: int, seq: int, obs: Observation, content: cmp.PostContent, is_edit: bool
+        self, post: int, seq: int, obs: Observation, content: cmp.PostContent, is_edit: bool,
+        latest: bool = True,
     ) -> int:
         obj, loc = obs.obj, obs.page.objects_location
         assert loc is not None
@@ -606,9 +828,12 @@ class _Applier:
             "INSERT INTO post_text (rowid, title, text) VALUES (?, ?, ?)",
             (version, content.title or "", content.text or ""),
         )
-        self.con.execute(
-            "UPDATE posts SET latest_version = ?, versions = ? WHERE id = ?", (version, seq, post)
-        )
+        if latest:
+            self.con.execute(
+                "UPDATE posts SET latest_version = ?, versions = ? WHERE id = ?", (version, seq, post)
+            )
+        else:
+            self.con.execute("UPDATE posts SET versions = ? WHERE id = ?", (seq, post))
         return version
 
     def _sighting(self, post: int, version: int, obs: Observation) -> None:
@@ -649,7 +874,7 @@ class _Applier:
             "UPDATE posts SET status = ?, status_at = ?, status_reason = ? WHERE id = ?",
             (new_status, at, reason or f"HTTP {status}", row["id"]),
         )
-        if not row["reply_to"]:
+        if row["relation"] == "own":
             self._change(new_status, at, page_row, post=row["id"], version=row["latest_version"],
                          detail=detail)  # fmt: skip
 
@@ -689,8 +914,8 @@ def known_posts(con: sqlite3.Connection, collection: str, account: str) -> list[
     recent = con.execute(
         "SELECT p.id, p.post_id, p.url FROM post_sightings s JOIN posts p ON p.id = s.post"
         " JOIN pages pg ON pg.id = s.page WHERE s.crawl = ? AND p.account = ?"
-        " AND p.reply_to IS NULL AND p.status != 'deleted' AND p.url IS NOT NULL"
-        " AND pg.kind != 'recheck' ORDER BY s.captured_at DESC, p.id LIMIT ?",
+        " AND p.relation = 'own' AND p.in_browser = 1 AND p.status != 'deleted'"
+        " AND p.url IS NOT NULL AND pg.kind != 'recheck' ORDER BY s.captured_at DESC, p.id LIMIT ?",
         (last["crawl"] if last else -1, acc["id"], RECHECK_RECENT),
     ).fetchall()
     taken = {r["id"] for r in recent}
@@ -698,8 +923,8 @@ def known_posts(con: sqlite3.Connection, collection: str, account: str) -> list[
         r
         for r in con.execute(
             "SELECT p.id, p.post_id, p.url FROM posts p WHERE p.account = ?"
-            " AND p.reply_to IS NULL AND p.status != 'deleted' AND p.url IS NOT NULL"
-            " ORDER BY p.last_seen ASC, p.id LIMIT ?",
+            " AND p.relation = 'own' AND p.in_browser = 1 AND p.status != 'deleted'"
+            " AND p.url IS NOT NULL ORDER BY p.last_seen ASC, p.id LIMIT ?",
             (acc["id"], RECHECK_ROTATING + len(taken)),
         )
         if r["id"] not in taken

@@ -2,6 +2,10 @@
 select with these functions, so what a researcher finds on the overview is what an export
 contains.
 
+Out-of-scope posts (a hybrid or personal account's private or party-political posts, marked by
+its seed's rules) stay visible to archivists and are counted apart; exports leave them out by
+selecting with `PostFilter(scope="in")` (EXPORT_SCOPE).
+
 The overview (bewaar/app/web) reads through it; nothing here writes.
 """
 
@@ -19,12 +23,15 @@ from urllib.parse import quote
 
 from bewaar.timeutil import ts14
 
-SCHEMA_VERSION = 2  # PRAGMA user_version; catalog/db.py migrates files up to it
+SCHEMA_VERSION = 4  # PRAGMA user_version; catalog/db.py migrates files up to it
 
 TYPES = ("new", "found", "edited", "deleted", "restored", "unverified", "profile", "counts")
 DEFAULT_TYPES = tuple(t for t in TYPES if t != "counts")  # counts change on every crawl
 POST_CHANGES = ("new", "found", "edited", "deleted", "restored", "unverified")
 PAGE_SIZE = 50
+EXPORT_SCOPE = "in"  # exports select in-scope posts only: PostFilter(scope=EXPORT_SCOPE)
+RELATIONS = ("own", "own_reply", "comment", "context", "received", "story")
+SCOPES = ("all", "in", "out")
 HIT_OPEN, HIT_CLOSE = "\x02", "\x03"  # around search hits in snippets
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
@@ -129,9 +136,12 @@ class PostFilter:
     date_from: str | None = None  # YYYY-MM-DD, inclusive
     date_to: str | None = None  # YYYY-MM-DD, inclusive
     date_of: str = "published"  # published | captured | changed
-    replies: bool = False
+    replies: bool = False  # also replies, comments, context and received posts
     post_ids: list[int] = field(default_factory=list)  # catalog row ids
+    collection: str | None = None
     page: int = 1
+    relation: str | None = None  # only posts of this relation to the account (RELATIONS)
+    scope: str = "all"  # all | in (exports: government information only) | out
 
 
 @dataclass(frozen=True)
@@ -217,7 +227,11 @@ def totals(con: sqlite3.Connection, view: View = EVERYTHING) -> dict[str, int]:
         crawl_args = [json.dumps(list(view.collections))]
     return {
         "posts": con.execute(
-            "SELECT count(*)" + join + _and(["p.reply_to IS NULL", *where]), args
+            "SELECT count(*)" + join + _and(["p.relation = 'own'", *where]), args
+        ).fetchone()[0],
+        "out_of_scope": con.execute(
+            "SELECT count(*)" + join
+            + _and(["p.relation = 'own'", "p.out_of_scope IS NOT NULL", *where]), args
         ).fetchone()[0],
         "versions": con.execute(
             "SELECT count(*) FROM post_versions v JOIN posts p ON p.id = v.post"
@@ -237,9 +251,24 @@ def accounts_summary(con: sqlite3.Connection, view: View = EVERYTHING) -> list[d
     )]  # fmt: skip
     hidden = json.dumps(sorted(view.hidden_posts))
     posts = dict(con.execute(
-        "SELECT account, count(*) FROM posts WHERE reply_to IS NULL"
+        "SELECT account, count(*) FROM posts WHERE relation = 'own'"
         " AND id NOT IN (SELECT value FROM json_each(?)) GROUP BY account", (hidden,)
     ).fetchall())  # fmt: skip
+    apart: dict[int, dict[str, int]] = {}
+    for r in con.execute(
+        "SELECT account, coalesce(sum(out_of_scope IS NOT NULL), 0) AS out_of_scope,"
+        " coalesce(sum(in_browser = 0 AND in_export = 1), 0) AS export_only"
+        " FROM posts WHERE relation = 'own' AND id NOT IN (SELECT value FROM json_each(?))"
+        " GROUP BY account", (hidden,),
+    ):  # fmt: skip
+        apart[r["account"]] = {"out_of_scope": r["out_of_scope"], "export_only": r["export_only"]}
+    gaps = {
+        r["account"]: json.loads(r["gaps"])
+        for r in con.execute(
+            "SELECT account, gaps, max(started) FROM account_crawls WHERE gaps IS NOT NULL"
+            " AND pages_ok > 0 GROUP BY account"
+        )
+    }
     counts: dict[int, dict[str, int]] = {}
     for r in con.execute(
         "SELECT account, type, count(*) AS n FROM changes WHERE post IS NULL"
@@ -263,6 +292,8 @@ def accounts_summary(con: sqlite3.Connection, view: View = EVERYTHING) -> list[d
     }
     for a in rows:
         a["posts"] = posts.get(a["id"], 0)
+        a.update(apart.get(a["id"], {"out_of_scope": 0, "export_only": 0}))
+        a["gaps"] = gaps.get(a["id"])
         a["changes"] = counts.get(a["id"], {})
         a["last"] = last.get(a["id"])
         a["last_profile"] = last_ok.get(a["id"])
@@ -283,8 +314,15 @@ def search_posts(
             " ON v2.id = post_text.rowid WHERE post_text MATCH ?)"
         )
         args.append(q)
-    if not f.replies:
-        where.append("p.reply_to IS NULL")
+    if f.relation:
+        where.append("p.relation = ?")
+        args.append(f.relation)
+    elif not f.replies:
+        where.append("p.relation IN ('own', 'story')")
+    if f.scope == "in":
+        where.append("p.out_of_scope IS NULL")
+    elif f.scope == "out":
+        where.append("p.out_of_scope IS NOT NULL")
     if f.account is not None:
         where.append("p.account = ?")
         args.append(f.account)
@@ -297,6 +335,9 @@ def search_posts(
     if f.platform:
         where.append("a.platform = ?")
         args.append(f.platform)
+    if f.collection:
+        where.append("a.collection = ?")
+        args.append(f.collection)
     lo = f.date_from + "T00:00:00Z" if f.date_from else None
     hi = _day_after(f.date_to)
     change_cond, change_args = [], []
@@ -355,6 +396,7 @@ def search_posts(
         ):
             hits.setdefault(h["post"], dict(h))  # the newest matching version
     for r in rows:
+        r["out_of_scope"] = json.loads(r["out_of_scope"]) if r.get("out_of_scope") else None
         r["changes"] = changes.get(r["id"], [])
         r["hit"] = hits.get(r["id"])
         r["media"] = json.loads(r["media"] or "[]")
@@ -386,6 +428,7 @@ def post_detail(con: sqlite3.Connection, post_id: int, view: View = EVERYTHING) 
     if p is None or not view.may_see_post(p["id"], p["account"], p["collection"]):
         return None
     p = dict(p)
+    p["out_of_scope"] = json.loads(p["out_of_scope"]) if p.get("out_of_scope") else None
     hide_replay = post_id in view.no_replay or post_id in view.pseudonyms
     versions = []
     for v in con.execute(
@@ -481,6 +524,23 @@ def account_detail(
     ]
     for c in crawls:
         c["counts"] = json.loads(c["counts"] or "{}") if c["counts"] else {}
+        c["gaps"] = json.loads(c["gaps"]) if c.get("gaps") else None
+    relations = [
+        dict(r)
+        for r in con.execute(
+            "SELECT * FROM relations WHERE account = ? ORDER BY type, first_seen, handle LIMIT 2000",
+            (account_id,),
+        )
+    ]
+    hidden = json.dumps(sorted(view.hidden_posts))
+    kinds = {
+        r["relation"]: {"posts": r["n"], "out_of_scope": r["oos"]}
+        for r in con.execute(
+            "SELECT relation, count(*) AS n, coalesce(sum(out_of_scope IS NOT NULL), 0) AS oos"
+            " FROM posts WHERE account = ? AND id NOT IN (SELECT value FROM json_each(?))"
+            " GROUP BY relation", (account_id, hidden),
+        )
+    }  # fmt: skip
     changes = [
         dict(r)
         for r in con.execute(
@@ -498,7 +558,38 @@ def account_detail(
             c["pseudonymous"] = view.pseudonyms[c["post_row"]]
         if c["post_row"] in view.no_replay or c["post_row"] in view.pseudonyms:
             c["no_replay"] = True
-    return {"a": a, "profiles": profiles, "crawls": crawls, "changes": changes}
+    return {"a": a, "profiles": profiles, "crawls": crawls, "changes": changes,
+            "relations": relations, "kinds": kinds}  # fmt: skip
+
+
+def gap_reports(
+    con: sqlite3.Connection, accounts: list[int] | None = None, collection: str | None = None,
+    history: bool = False,
+) -> list[dict[str, Any]]:
+    """Gap reports per account (the latest crawl's, or every crawl's with `history`), for
+    `bewaar changes` and the overview."""
+    where, args = ["ac.gaps IS NOT NULL", "ac.pages_ok > 0"], []
+    if accounts is not None:
+        where.append(f"ac.account IN ({','.join('?' * len(accounts))})")
+        args += accounts
+    if collection:
+        where.append("a.collection = ?")
+        args.append(collection)
+    rows = con.execute(
+        "SELECT a.id, a.collection, a.name, a.platform, a.account_type, c.crawl_id, ac.started,"
+        " ac.gaps FROM account_crawls ac JOIN accounts a ON a.id = ac.account"
+        " JOIN crawls c ON c.id = ac.crawl WHERE " + " AND ".join(where)
+        + " ORDER BY a.collection, a.name, ac.started DESC", args,
+    ).fetchall()  # fmt: skip
+    out, seen = [], set()
+    for r in rows:
+        if not history and r["id"] in seen:
+            continue
+        seen.add(r["id"])
+        out.append({"account": r["name"], "collection": r["collection"], "platform": r["platform"],
+                    "account_type": r["account_type"], "crawl_id": r["crawl_id"],
+                    "crawled": r["started"], **json.loads(r["gaps"])})  # fmt: skip
+    return out
 
 
 # --------------------------------------------------------------------------- changes
@@ -609,3 +700,141 @@ def _describe(con: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     if r["type"] == "restored":
         out["was"] = detail.get("was")
     return out
+
+
+def removals(con: sqlite3.Connection, collection: str | None = None) -> list[dict[str, Any]]:
+    """Posts destroyed or redacted, newest first, with the record that did it (schema 3)."""
+    if schema_of(con) < 3:
+        return []
+    where, args = ("WHERE collection = ?", [collection]) if collection else ("", [])
+    rows = con.execute(
+        f"SELECT collection, record, kind, at, account, post_id, url, url_sha256, reason"  # noqa: S608
+        f" FROM removals {where} ORDER BY at DESC, id DESC", args)
+    return [dict(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- exports
+# An export selects with search_posts (the overview's own query); these read what it then
+# needs per post: every version with the page (WARC location) it is best replayed from.
+
+
+def find_accounts(con: sqlite3.Connection, names: list[str]) -> tuple[list[int], list[str]]:
+    """Account ids for names as users write them ("mastodon:minbzk@social.example",
+    "x:@MinBZK", "x:minbzk", a site's host), and the names that match no account."""
+    ids: list[int] = []
+    unknown: list[str] = []
+    for name in names:
+        platform, _, handle = name.strip().partition(":")
+        if not handle:  # a site's host, or a handle on any platform
+            platform, handle = "", platform
+        h = handle.strip().lstrip("@").lower()
+        found = [
+            r["id"]
+            for r in con.execute(
+                "SELECT id FROM accounts WHERE (? = '' OR platform = ?) AND (lower(handle) = ?"
+                " OR lower(name) = ? OR lower(name) = ? OR lower(handle) LIKE ? ESCAPE '\\')"
+                " ORDER BY id",
+                (platform.lower(), platform.lower(), h, h, f"{platform.lower()}:{h}",
+                 h.replace("%", "\\%").replace("_", "\\_") + "@%"),
+            )
+        ]  # fmt: skip
+        if found:
+            ids += [i for i in found if i not in ids]
+        else:
+            unknown.append(name)
+    return ids, unknown
+
+
+def find_posts(con: sqlite3.Connection, urls: list[str]) -> tuple[list[int], list[str]]:
+    """Post ids for post URLs (the canonical URL, or a captured post page), and the URLs that
+    match no post."""
+    ids: list[int] = []
+    unknown: list[str] = []
+    for url in urls:
+        row = con.execute("SELECT id FROM posts WHERE url = ? ORDER BY id LIMIT 1", (url,)).fetchone()
+        if row is None:
+            row = con.execute(
+                "SELECT s.post AS id FROM post_sightings s JOIN pages pg ON pg.id = s.page"
+                " WHERE pg.url = ? AND s.source = 'post' ORDER BY s.captured_at LIMIT 1",
+                (url,),
+            ).fetchone()
+        if row is None:
+            unknown.append(url)
+        elif row["id"] not in ids:
+            ids.append(row["id"])
+    return ids, unknown
+
+
+def page_row(con: sqlite3.Connection, page_id: int) -> dict[str, Any] | None:
+    """A captured page with its crawl and collection: where its records are."""
+    r = con.execute(
+        "SELECT pg.*, c.crawl_id, c.collection FROM pages pg JOIN crawls c ON c.id = pg.crawl"
+        " WHERE pg.id = ?",
+        (page_id,),
+    ).fetchone()
+    return dict(r) if r else None
+
+
+def warc_page_bounds(con: sqlite3.Connection, collection: str, warc: str) -> list[tuple[int, int]]:
+    """(offset, length) of every page-info record in one WARC file, in file order: a page's
+    records run from the end of the page before it to the end of its own page-info record."""
+    return [
+        (r["offset"], r["length"])
+        for r in con.execute(
+            "SELECT pg.offset, pg.length FROM pages pg JOIN crawls c ON c.id = pg.crawl"
+            " WHERE c.collection = ? AND pg.warc = ? ORDER BY pg.offset",
+            (collection, warc),
+        )
+    ]
+
+
+def export_post(con: sqlite3.Connection, post_id: int) -> dict[str, Any] | None:
+    """One post as an export needs it: the account, every version (newest first) with its
+    information object and the page it is best replayed from, the changes and re-checks,
+    and the ids of its replies."""
+    found = post_detail(con, post_id)
+    if found is None:
+        return None
+    p = found["p"]
+    acc = con.execute("SELECT handle, profile_url FROM accounts WHERE id = ?", (p["account"],)).fetchone()
+    p["handle"], p["profile_url"] = acc["handle"], acc["profile_url"]
+    for v, row in zip(
+        found["versions"],
+        con.execute("SELECT id, page, object FROM post_versions WHERE post = ? ORDER BY seq DESC", (post_id,)),
+        strict=True,
+    ):
+        own = con.execute(
+            "SELECT s.page FROM post_sightings s WHERE s.version = ? AND s.source = 'post'"
+            " ORDER BY s.captured_at LIMIT 1",
+            (row["id"],),
+        ).fetchone()
+        v["page"] = page_row(con, own["page"] if own else row["page"])
+        v["object"] = json.loads(row["object"] or "{}")
+    found["reply_ids"] = [
+        r["id"]
+        for r in con.execute(
+            "SELECT id FROM posts WHERE account = ? AND reply_to = ?"
+            " ORDER BY coalesce(published_at, first_seen), id",
+            (p["account"], p["post_id"]),
+        )
+    ]
+    if p["reply_to"]:
+        parent = con.execute(
+            "SELECT id, url FROM posts WHERE account = ? AND post_id = ?", (p["account"], p["reply_to"])
+        ).fetchone()
+        p["parent"] = dict(parent) if parent else None
+    return found
+
+
+def posts_for_linking(con: sqlite3.Connection, collection: str, account: str) -> list[dict[str, Any]]:
+    """An account's posts as `bewaar import` joins an export with them: id, URL, time, text
+    (the latest browser version)."""
+    return [
+        dict(r)
+        for r in con.execute(
+            "SELECT p.post_id, p.url, p.published_at, v.text FROM posts p"
+            " JOIN accounts a ON a.id = p.account LEFT JOIN post_versions v ON v.id = p.latest_version"
+            " WHERE a.collection = ? AND a.name = ? AND p.in_browser = 1",
+            (collection, account),
+        )
+    ]

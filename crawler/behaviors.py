@@ -54,6 +54,12 @@ class PlatformHints:
     overlay_remove: tuple[str, ...] = ()
     more_controls: tuple[str, ...] = ()
     fetch_urls: tuple[str, ...] = ()  # resources the page should hold though it may not load them
+    # a back-fill (seed `since`): scroll until an element of `time_selector` is dated before
+    # `older_than` (ISO), within `scroll_seconds` and `max_scrolls` instead of the defaults
+    older_than: str | None = None
+    time_selector: str = "time[datetime]"
+    scroll_seconds: float | None = None
+    max_scrolls: int | None = None
 
 
 async def install(page: Page) -> None:
@@ -95,7 +101,7 @@ class BehaviorRunner:
 
     async def run(self) -> BehaviorLog:
         started = time.monotonic()
-        self._deadline = started + self.cfg.scroll_timeout
+        self._deadline = started + (self.hints.scroll_seconds or self.cfg.scroll_timeout)
         try:
             await install(self.page)
             await _call(self.page, "() => window.__bewaar.guard(true)")
@@ -133,9 +139,13 @@ class BehaviorRunner:
         """Scroll a viewport at a time until the page stops growing and the network is quiet
         twice in a row at the bottom, or the limits say stop."""
         stable = 0
+        max_scrolls = self.hints.max_scrolls or self.cfg.max_scrolls
         while True:
-            if self.log.scrolls >= self.cfg.max_scrolls:
+            if self.log.scrolls >= max_scrolls:
                 self.log.stopped = "max_scrolls"
+                return
+            if self.hints.older_than and await self._reached(self.hints.older_than):
+                self.log.stopped = "since"
                 return
             if self._time_left() <= 0:
                 self.log.stopped = "timeout"
@@ -158,6 +168,16 @@ class BehaviorRunner:
                 stable = 0
             if self._navigated():
                 return
+
+    async def _reached(self, older_than: str) -> bool:
+        """A back-fill's end: the page shows a post dated before `older_than`."""
+        return bool(await _call(
+            self.page,
+            """([sel, t]) => [...document.querySelectorAll(sel)].some(e => {
+                 const d = Date.parse(e.getAttribute('datetime') || '');
+                 return !isNaN(d) && d < Date.parse(t); })""",
+            [self.hints.time_selector, older_than],
+        ))  # fmt: skip
 
     async def expand(self) -> None:
         """Click "more" controls until none is left that still changes the page (or limits).

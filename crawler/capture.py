@@ -27,6 +27,7 @@ from bewaar.model import (
     SCREENSHOT_URN,
     Outcome,
     PageInfo,
+    PageKind,
     PageTarget,
 )
 from bewaar.timeutil import iso
@@ -77,6 +78,8 @@ class PageCapture:
     dropped: list[dict[str, Any]] = field(default_factory=list)
     block: Any = None  # the adapter's Block, when the page is a wall / unavailable / 429
     post_links: list[str] | None = None  # the adapter's canonical post links (profile pages)
+    not_followed: dict[str, str] = field(default_factory=dict)  # link -> why not followed
+    backfill: dict[str, Any] = field(default_factory=dict)  # how far a back-fill got
     media: list[dict[str, Any]] = field(default_factory=list)  # yt-dlp results
     run: str = ""  # the run (crawl id) whose WARC files take the page
     lease: str | None = None  # its queue lease: acknowledged once the records are written
@@ -230,6 +233,9 @@ def finish_resources(cap: PageCapture) -> None:
     """Objects and page info go last: they describe the finished capture."""
     page_uri = cap.final_url or cap.url
     if cap.objects:
+        from crawler.context import link_photos
+
+        link_photos(cap.objects, cap.exchanges)  # each account photo names its record
         data = json.dumps(cap.objects, ensure_ascii=False, indent=1).encode("utf-8")
         cap.resources.append(Resource(OBJECTS_URN + page_uri, "metadata", "application/json", data))
     info = PageInfo(
@@ -244,6 +250,9 @@ def finish_resources(cap: PageCapture) -> None:
         behaviors=cap.behavior.to_dict() if cap.behavior else {},
         not_recorded=cap.dropped,
         media=cap.media,
+        post_links=list(cap.post_links or []) if cap.target.kind is not PageKind.POST else [],
+        not_followed=cap.not_followed,
+        backfill=cap.backfill,
     )
     cap.resources.append(
         Resource(

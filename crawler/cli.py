@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "login",
         help="store a platform's browser login state (headed browser, or --import a file)",
     )
-    p.add_argument("platform", help="x, instagram, facebook, linkedin, mastodon, youtube, tiktok")
+    p.add_argument("platform", help="x, instagram, facebook, linkedin, mastodon, youtube, tiktok, snapchat")
     p.add_argument(
         "--import", dest="import_file", metavar="FILE",
         help="a Playwright storage state, cookies.txt or JSON cookie export to store instead",

@@ -23,6 +23,7 @@ from bewaar import SOFTWARE
 from bewaar.config import RootConfig, Seed, SeedList
 from bewaar.model import Collection, Outcome, PageKind, Root
 from bewaar.timeutil import compact
+from crawler.context import AccountContext, AccountOptions
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Target:
     login_state: Path | None = None
     extra_prefixes: list[str] = field(default_factory=list)  # where the seed redirected to
     more_urls: list[str] = field(default_factory=list)  # further account pages (e.g. /videos)
+    opts: AccountOptions = field(default_factory=AccountOptions)  # crawler/context.py
 
 
 @dataclass
@@ -53,6 +55,15 @@ class AccountStats:
     media: int = 0
     blocked: int = 0
     failed: int = 0
+    own_replies: int = 0  # the account's replies in others' threads (crawler/context.py)
+    received: int = 0  # posts by others mentioning or tagging it
+    stories: int = 0
+    relations: int = 0  # followers / following listed
+    out_of_scope: int = 0  # posts its seed's rules mark as not government information
+
+
+# AccountStats counters of distinct keys, kept as sets of the run (see CrawlJob.distinct_seen)
+DISTINCT = ("media", "own_replies", "received", "stories", "relations", "out_of_scope")
 
 
 @dataclass
@@ -69,6 +80,10 @@ class CrawlHooks:
     known_posts: Callable[[str], list[tuple[str, str]]] | None = None
     warc_finished: Callable[[Path], None] | None = None
     warc_hook_failed: str = "could not process {name}: {error}"
+    # backfill_from(account) -> YYYY-MM-DD: how far back earlier crawls of the account got
+    # (a back-fill resumes there); known_relations(account) -> {"follower:handle": first seen}
+    backfill_from: Callable[[str], str | None] | None = None
+    known_relations: Callable[[str], dict[str, str]] | None = None
 
 
 def new_crawl_id() -> str:
@@ -132,6 +147,15 @@ class CrawlJob:
         # browser context -> crawler.redact.Redactor, for contexts with a login state
         self.redactors: dict[str, Any] = {}
         self._local_sets: dict[str, set[str]] = {}  # add_to_set without a store
+        self._context: AccountContext | None = None
+
+    @property
+    def context(self) -> AccountContext:
+        """The run's wider-context rules (crawler/context.py): extra account pages, which
+        links are followed; what it queued lives in the run's shared sets."""
+        if self._context is None or self._context.adapters is not self.adapters:
+            self._context = AccountContext(self, self.adapters)  # (adapters set after targets)
+        return self._context
 
     def redact_text(self, text: str) -> str:
         """Text that leaves the crawl (the report) without any login session's secrets."""
@@ -228,14 +252,13 @@ class CrawlJob:
 
     def media_seen(self, account: str, target: int, keys: list[str]) -> None:
         """Distinct media items of a target, across every process that crawled the run."""
-        stats = self.accounts[account]
-        if self.store is not None:
-            self.store.add(f"media:{target}", *keys)
-            stats.media = self.store.size(f"media:{target}")
-        else:
-            seen = self._local_sets.setdefault(f"media:{target}", set())
-            seen.update(keys)
-            stats.media = len(seen)
+        self.distinct_seen(account, target, "media", keys)
+
+    def distinct_seen(self, account: str, target: int, name: str, keys: list[str]) -> None:
+        """Counter NAME of the account's summary (media, stories, relations, ...): each key
+        once, however many pages (of however many processes) showed it."""
+        self.add_to_set(f"{name}:{target}", *keys)
+        setattr(self.accounts[account], name, self.set_size(f"{name}:{target}"))
 
     # -- what the run has seen and queued (shared by the processes that crawl it) ----------
     def add_to_set(self, name: str, *members: str) -> set[str]:
@@ -246,6 +269,11 @@ class CrawlJob:
         new = set(members) - seen
         seen.update(new)
         return new
+
+    def set_size(self, name: str) -> int:
+        if self.store is not None:
+            return self.store.size(name)
+        return len(self._local_sets.get(name, ()))
 
     def set_members(self, name: str) -> set[str]:
         if self.store is not None:
@@ -279,11 +307,12 @@ class CrawlJob:
         for key, value in n.items():
             if key.startswith("acct:"):
                 account, _, fld = key[5:].rpartition(":")
-                if hasattr(AccountStats, fld) and fld != "media":
+                if hasattr(AccountStats, fld) and fld not in DISTINCT:
                     setattr(self.accounts[account], fld, value)
         for t in self.targets:
-            if self.store.size(f"media:{t.index}"):
-                self.accounts[t.account].media = self.store.size(f"media:{t.index}")
+            for name in DISTINCT:
+                if size := self.store.size(f"{name}:{t.index}"):
+                    setattr(self.accounts[t.account], name, size)
         if n.get("hook_failures"):
             self.hook_failures = n["hook_failures"]
 

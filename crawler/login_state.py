@@ -32,6 +32,7 @@ PLATFORM_DOMAINS: dict[str, tuple[str, ...]] = {
     "linkedin": ("linkedin.com",),
     "youtube": ("youtube.com", "google.com"),
     "tiktok": ("tiktok.com",),
+    "snapchat": ("snapchat.com",),
 }
 LOGIN_URLS = {
     "x": "https://x.com/i/flow/login",
@@ -40,6 +41,7 @@ LOGIN_URLS = {
     "linkedin": "https://www.linkedin.com/login",
     "youtube": "https://accounts.google.com/ServiceLogin?service=youtube&continue=https://www.youtube.com/",
     "tiktok": "https://www.tiktok.com/login",
+    "snapchat": "https://accounts.snapchat.com/accounts/v2/login",
     "mastodon": "{base}/auth/sign_in",
 }
 STORED = ("stored", "default", "yes", "true")

@@ -61,6 +61,19 @@ def print_summary(job: CrawlJob, index_entries: int, report: Path) -> None:
             f"{st.media} media, {st.blocked} blocked, {st.failed} failed",
             file=out,
         )
+        more = [
+            f"{n} {words}"
+            for n, words in (
+                (st.own_replies, "repl(y/ies) by the account"),
+                (st.received, "received (mentions, tags)"),
+                (st.stories, "stor(y/ies)"),
+                (st.relations, "follow relation(s)"),
+                (st.out_of_scope, "out of scope (its seed's rules)"),
+            )
+            if n
+        ]
+        if more:
+            print(f"    also: {', '.join(more)}", file=out)
     for msg in job.messages:
         print(f"  note: {msg}", file=out)
     if job.blocked_pages:

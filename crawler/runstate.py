@@ -29,6 +29,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -71,7 +72,8 @@ class _PatientRetry(Retry):
             else:
                 fail(error)
 
-        kw.pop("with_failure_count", None)
+        # redis-py 6+ asks for the failure count (with_failure_count=True) and its callback needs
+        # it: passed through as given
         return super().call_with_retry(do, failed, *args, **kw)
 
 
@@ -311,6 +313,33 @@ def forget_payloads(r: redis.Redis, collection: str) -> None:
     needed. Needed after WARC files were destroyed (retention): revisits must never point at
     a record that is gone."""
     r.delete(P + f"dedup:{collection}", P + f"dedup:{collection}:seeded")
+
+
+def forget_collection_payloads(state_dir: Path, collection: str) -> str | None:
+    """After records were destroyed or redacted: the root's private queue forgets the
+    collection's dedup map (payload digest -> URI and date of its original) and rewrites its
+    append-only file, which otherwise keeps a deleted key's bytes on disk. Returns a line
+    saying what was done, or None when the root has no queue yet. A shared Redis (workers) is
+    the operator's: `docs/records.md` says what to run there."""
+    from crawler.redis_server import RedisServer
+
+    if not (state_dir / "appendonlydir").exists():
+        return None
+    server = RedisServer(state_dir)
+    try:
+        r = redis.Redis.from_url(server.ensure(), socket_timeout=60)
+        forget_payloads(r, collection)
+        r.bgrewriteaof()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            info = r.info("persistence")
+            if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+                break
+            time.sleep(0.05)
+        r.close()
+    finally:
+        server.stop()  # only stops a server this process started
+    return "queue: the collection's payload map forgotten, its file rewritten"
 
 
 def active_runs(r: redis.Redis) -> list[dict[str, Any]]:

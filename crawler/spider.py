@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import scrapy
@@ -31,6 +32,7 @@ from bewaar.model import Outcome, PageKind, PageRequest, PageTarget
 from bewaar.timeutil import iso
 from crawler.behaviors import PlatformHints
 from crawler.capture import RECORDER_KEY, PageCapture, capture_page, finish_resources
+from crawler.context import annotate, links_for, wanted_photos
 from crawler.job import CrawlJob, Target
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ def start_requests(job: CrawlJob) -> list[Request]:
         kind = PageKind.PROFILE if t.platform != "generic" else PageKind.PAGE
         for url in [t.url, *t.more_urls]:
             out.append(page_request(PageRequest(t.index, url, 0, kind, run=job.crawl_id)))
+        for url, extra in job.context.start_pages(t):  # replies, stories, mentions, follows
+            out.append(page_request(PageRequest(t.index, url, 0, extra, scoped=True, run=job.crawl_id)))
     return out
 
 
@@ -144,7 +148,24 @@ class CaptureSpider(scrapy.Spider):
         fetch: tuple[str, ...] = ()
         if req.kind in (PageKind.POST, PageKind.RECHECK):
             fetch = tuple(ad.post_resources(req.url))
-        return PlatformHints(ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch)
+        return PlatformHints(
+            ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch,
+            **job.context.hints(target, req.kind),
+        )  # fmt: skip
+
+    def _first_seen(self, job: CrawlJob, target: Target) -> dict[str, str]:
+        """Relations earlier crawls saw, with when (for `follow_lists`)."""
+        hook = job.hooks.known_relations
+        if target.opts.follow_lists <= 0 or hook is None:
+            return {}
+        cache = job.context.relations
+        if target.index not in cache:
+            try:
+                cache[target.index] = hook(target.account)
+            except Exception as e:  # noqa: BLE001 - relations are then first seen now
+                job.message(f"could not read earlier relations: {e}")
+                cache[target.index] = {}
+        return cache[target.index]
 
     def _analyzer(self, job: CrawlJob, target: Target, req: PageRequest) -> Any:
         """The platform adapter reads the page before it is closed: is it blocked, which
@@ -184,12 +205,14 @@ class CaptureSpider(scrapy.Spider):
                 return []
             try:
                 cap.objects = adapter.extract(snap) or []
+                cap.objects = annotate(
+                    cap.objects, adapter, target.handle, kind, target.opts, self._first_seen(job, target)
+                )
             except Exception as e:  # noqa: BLE001
                 log.warning("extraction failed on %s: %s", cap.final_url, e)
                 cap.reason = f"extraction failed: {str(e).splitlines()[0]}"
-            if kind == "profile":
-                cap.post_links = adapter.post_links(snap, target.handle)
-            wanted: list[str] = []
+            cap.post_links = links_for(adapter, snap, target.handle, kind)
+            wanted: list[str] = wanted_photos(cap.objects)
             for obj in cap.objects:
                 wanted += [obj.get("avatar"), obj.get("header")]
                 for m in obj.get("media") or []:
@@ -373,7 +396,7 @@ class CaptureSpider(scrapy.Spider):
         cap.target = PageTarget(
             seed=target.index, depth=req.depth, kind=req.kind, account=target.account,
             platform=target.platform, handle=target.handle, attempt=req.attempt,
-            post_id=req.post_id,
+            post_id=req.post_id, account_type=target.opts.account_type,
         )  # fmt: skip
         for entry in cap.dropped:  # sub-resources the guard refused: say why
             reason = entry.get("reason") or ""
@@ -397,9 +420,11 @@ class CaptureSpider(scrapy.Spider):
         if cap.outcome is Outcome.OK:
             self._count_objects(job, cap, target)
 
+        # a reply's page may lead one step further, to the post it answers (crawler/context.py);
         # follow-ups and a retry are queued before the page is acknowledged (when its records
         # are written): the run's pending count never passes through zero in between
-        if not retrying and cap.outcome is Outcome.OK and req.depth < target.depth:
+        thread = req.kind in (PageKind.POST, PageKind.RECHECK) and target.depth > 0
+        if not retrying and cap.outcome is Outcome.OK and (req.depth < target.depth or thread):
             for request in self._follow(job, cap, target, req):
                 yield request
         if retrying:
@@ -464,6 +489,7 @@ class CaptureSpider(scrapy.Spider):
             job.count_replies(target.account, replies)
         if media:
             job.media_seen(target.account, target.index, media)
+        job.context.count(target, cap)
 
     def _follow(self, job: CrawlJob, cap: PageCapture, target: Target, req: PageRequest) -> list[Request]:
         adapter = job.adapters.get(target.index)
@@ -471,22 +497,13 @@ class CaptureSpider(scrapy.Spider):
         seen: set[str] = set()
         depth = req.depth + 1
         if adapter is not None and target.platform != "generic":
-            if req.kind is not PageKind.PROFILE:
-                return out
-            links = list(dict.fromkeys(cap.post_links or []))
-            queued = job.set_members(f"posts:{target.index}") if target.max_posts is not None else set()
-            for link in links:
-                if link in queued:
-                    continue
-                if target.max_posts is not None and len(queued) >= target.max_posts:
-                    break
-                if not job.add_to_set(f"posts:{target.index}", link):
-                    continue  # another page (or worker) queued it
-                queued.add(link)
-                out.append(page_request(
-                    PageRequest(target.index, link, depth, PageKind.POST, scoped=True, run=job.crawl_id)
-                ))  # fmt: skip
-            return out
+            # post links up to max_posts, replies elsewhere, thread context, mentions, story
+            # items; links left out are recorded with why (the gap report). What the run queued
+            # is shared by every process that crawls it (the job's sets, in Redis)
+            return [
+                page_request(replace(r, run=job.crawl_id))
+                for r in job.context.follow(target, cap, req)
+            ]
         for link in cap.links:
             link = link.split("#")[0]
             if not link or link in seen:

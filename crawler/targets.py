@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from bewaar.config import Seed, SeedList
 from bewaar.model import Root
+from crawler.context import AccountOptions
 from crawler.job import CrawlJob
 
 
@@ -45,7 +46,10 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
         if state:
             _learn_login_state(job, context, state)
         if seed.url:
-            job.add_target(seed, i, seed.url, context=context, login_state=state)
+            job.add_target(
+                seed, i, seed.url, context=context, login_state=state,
+                opts=AccountOptions.from_seed(seed),
+            )  # fmt: skip
             if seed.platform == "generic":
                 from crawler.platforms import get_adapter
 
@@ -54,6 +58,9 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
         adapter = _adapter(job.seeds, seed)
         handle = seed.handle or ""  # as written: Mastodon's keeps its server
         urls = adapter.account_urls(handle)
+        opts = AccountOptions.from_seed(seed)
+        if opts.since and job.hooks.backfill_from is not None:
+            opts.backfill_from = job.hooks.backfill_from(account_name(job.seeds, seed))
         t = job.add_target(
             seed,
             i,
@@ -67,6 +74,7 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
             replies=seed.replies,
             context=context,
             login_state=state,
+            opts=opts,
         )
         adapters[t.index] = adapter
     return adapters

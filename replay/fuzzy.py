@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 
-from bewaar.model import Collection
+from bewaar.model import Collection, VolatileParameters
 
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
 _FLOAT = re.compile(r"^0?\.\d{6,}$")
@@ -52,7 +52,7 @@ _SAFE_VALUE = r"[\w%.~,:;@!'\"/=<>-]*"
 _TEXT_MIMES = ("json", "javascript", "html", "text", "xml", "ecmascript")
 _MAX_BODY = 8_000_000
 _TIME_WINDOW = 7 * 86400  # client clocks are wrong, but not by more than a week
-RULES_VERSION = 2  # part of the cache stamp: rules cached by an older bewaar are made again
+RULES_VERSION = 3  # part of the cache stamp: rules cached by an older bewaar are made again
 
 
 @dataclass
@@ -180,6 +180,8 @@ class Classification:
     volatile: list[str] = field(default_factory=list)
     # JSON-valued parameters mixing identifying and client-made leaves: the identifying leaves
     fragments: dict[str, list[str]] = field(default_factory=dict)
+    # ... and their client-made leaves
+    generated_leaves: dict[str, list[str]] = field(default_factory=dict)
 
 
 def classify(ep: Endpoint, served: set[str]) -> Classification:
@@ -204,6 +206,7 @@ def classify(ep: Endpoint, served: set[str]) -> Classification:
                 out.volatile.append(name)
                 if varying:
                     out.fragments[name] = varying
+                    out.generated_leaves[name] = sorted(generated)
                 continue
         distinct = {v for v, _ in vals}
         if any(looks_generated(v, ts) for v, ts in vals if v):
@@ -308,17 +311,40 @@ def analyse(collection: Collection) -> list[tuple[Endpoint, Classification]]:
 
 
 def learn_rules(collection: Collection) -> list[dict[str, Any]]:
+    return learn(collection)[0]
+
+
+def volatile_parameters(analysed: Iterable[tuple[Endpoint, Classification]]) -> VolatileParameters:
+    """What a package's index leaves out (see VolatileParameters): per endpoint, the volatile
+    parameters, except JSON-valued ones that also hold identifying leaves, whose client-made
+    leaves are listed instead."""
+    endpoints: dict[tuple[str, str], frozenset[str]] = {}
+    leaves: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+    for ep, c in analysed:
+        key = (ep.method.upper(), ep.prefix)
+        names = frozenset(n.lower() for n in c.volatile if n not in c.fragments)
+        if names:
+            endpoints[key] = names
+        if c.generated_leaves:
+            leaves[key] = {n.lower(): frozenset(x.lower() for x in ls) for n, ls in c.generated_leaves.items()}
+    return VolatileParameters(endpoints, leaves)
+
+
+def learn(collection: Collection) -> tuple[list[dict[str, Any]], VolatileParameters]:
+    """The collection's fuzzy rules and its volatile parameters, from one analysis."""
+    analysed = analyse(collection)
     rules: list[dict[str, Any]] = []
-    for ep, c in analyse(collection):
+    for ep, c in analysed:
         rules.extend(_rules_for(ep, c))
-    return rules
+    return rules, volatile_parameters(analysed)
 
 
-def learned_rules_cached(collection: Collection, cache_dir: Path) -> list[dict[str, Any]]:
-    """Rules are recomputed only when the collection's index changed."""
+def learned_cached(collection: Collection, cache_dir: Path) -> tuple[list[dict[str, Any]], VolatileParameters]:
+    """Rules and volatile parameters, recomputed only when the collection's index changed
+    (the analysis reads every WARC of the collection)."""
     idx = collection.index_file
     if not idx.exists():
-        return []
+        return [], VolatileParameters()
     st = idx.stat()
     stamp = f"{RULES_VERSION}:{st.st_size}:{st.st_mtime_ns}"
     cache = cache_dir / f"rules-{collection.name}.json"
@@ -326,13 +352,24 @@ def learned_rules_cached(collection: Collection, cache_dir: Path) -> list[dict[s
         try:
             data = json.loads(cache.read_text(encoding="utf-8"))
             if data.get("stamp") == stamp:
-                return list(data["rules"])
-        except (ValueError, KeyError):
+                return list(data["rules"]), VolatileParameters.from_json(data["volatile"])
+        except (ValueError, KeyError, TypeError):
             pass
-    rules = learn_rules(collection)
+    rules, volatile = learn(collection)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"stamp": stamp, "rules": rules}, indent=1), encoding="utf-8")
-    return rules
+    tmp = cache.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"stamp": stamp, "rules": rules, "volatile": volatile.to_json()}, indent=1),
+                   encoding="utf-8")  # fmt: skip
+    tmp.replace(cache)  # a concurrent reader never sees half a file
+    return rules, volatile
+
+
+def learned_rules_cached(collection: Collection, cache_dir: Path) -> list[dict[str, Any]]:
+    return learned_cached(collection, cache_dir)[0]
+
+
+def volatile_parameters_cached(collection: Collection, cache_dir: Path) -> VolatileParameters:
+    return learned_cached(collection, cache_dir)[1]
 
 
 def all_rules(collections: Iterable[Collection], cache_dir: Path) -> list[dict[str, Any]]:

@@ -77,7 +77,8 @@ def choose_crawl(collection: Collection, crawl_id: str | None) -> tuple[str, dic
             known = ", ".join(p.stem for p in reports[-5:]) or "none"
             raise InputError(f"collection '{collection.name}' has no crawl {crawl_id} (latest: {known})")
     elif reports:
-        path = reports[-1]
+        # the latest crawl; an import of a platform export (`bewaar import`) is no web capture
+        path = next((p for p in reversed(reports) if not _is_import(p)), reports[-1])
     else:
         raise InputError(f"collection '{collection.name}' has no finished crawl: run `bewaar crawl` first")
     try:
@@ -85,6 +86,13 @@ def choose_crawl(collection: Collection, crawl_id: str | None) -> tuple[str, dic
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: the crawl report cannot be read ({e})") from None
     return path.stem, report
+
+
+def _is_import(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("kind") == "import"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _ts14(iso: str) -> str:
@@ -95,6 +103,8 @@ def captured_pages(collection: Collection, crawl_id: str, warcs: list[str]) -> l
     """The crawl's successfully captured pages, each with what it loaded and showed."""
     pages: dict[str, CapturedPage] = {}
     for entry in read_pages(collection.pages_file):
+        if entry.get("kind") == "export":
+            continue  # a platform export read by `bewaar import`: nothing to replay
         if entry.get("crawl_id") == crawl_id and entry.get("outcome", "ok") == "ok":
             pages.setdefault(entry["url"], CapturedPage(entry["url"], _ts14(entry.get("ts", "")), entry))
     names = warcs or sorted({p.entry.get("warc", "") for p in pages.values()} - {""})

@@ -8,7 +8,7 @@ from cryptography import x509
 
 from bewaar.config import SigningConfig, load_root_config, save_root_config
 from bewaar.errors import BewaarError, InputError
-from signing import keys, sign, trust
+from signing import keys, ledger, sign, trust
 
 
 def resolve(root: Path, configured: str) -> Path:
@@ -169,3 +169,17 @@ def set_tsa_url(root: Path, url: str | None) -> SigningConfig:
     save_root_config(root, full.model_copy(update={"signing": new}))
     return new
 
+
+
+def ledger_signer(root: Path, cfg: SigningConfig) -> ledger.Signer:
+    """The key and TSA a collection's ledger is sealed with: the root's, as its WARCs are."""
+    return ledger.Signer(load_identity(root, cfg), cfg.tsa_url, cfg.tsa_timeout)
+
+
+def update_ledger(root: Path, cfg: SigningConfig, collection_dir: Path,
+                  new: list[Path] | None = None,
+                  extra: list[dict[str, object]] | None = None) -> dict[str, object] | None:
+    """Record the collection's signed WARCs not yet in its ledger (starting the ledger from
+    what is present when there is none) and `extra` events, under one seal. The caller holds
+    the collection's lock. Returns the seal's position, or None when nothing was new."""
+    return ledger.update(collection_dir, ledger_signer(root, cfg), new, extra)  # type: ignore[arg-type]

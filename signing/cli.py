@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import sys
 from pathlib import Path
 
 from bewaar.config import SigningConfig, load_root_config, parse_duration
 from bewaar.errors import FAILED, OK, InputError
 from bewaar.lock import collection_dir_of, collection_lock
-from bewaar.model import WARC_SUFFIX
-from signing import api, keys, renewal, sign, trust, verify
+from bewaar.model import WARC_SUFFIX, VolatileParameters
+from signing import api, keys, ledger, manifest, renewal, sign, trust, verify
 
 
 def _root_arg(p: argparse.ArgumentParser) -> None:
@@ -81,14 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_sign)
 
     # ---------------------------------------------------------------- package
-    p = sub.add_parser("package", help="write a signed WACZ 1.1.1 package of a collection")
-    _root_arg(p)
-    p.add_argument("collection", help="collection name")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.wacz")
-    p.add_argument("--from", dest="date_from", metavar="DATE", help="only WARCs/pages captured from DATE (YYYY-MM-DD)")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="only WARCs/pages captured up to DATE")
-    p.add_argument("--title", help="package title (default: the collection name)")
-    p.set_defaults(func=cmd_package)
+    # `bewaar package` is registered by the application layer (bewaar/app/package.py), which
+    # checks the root's access restrictions first, with add_package_arguments and cmd_package.
 
     # ---------------------------------------------------------------- verify
     v = sub.add_parser(
@@ -112,6 +108,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="an authsign roots.yaml (sha-256 fingerprints of domain and timestamp "
                    "roots): trust its domain roots for signers and its timestamp roots for TSAs")
     v.set_defaults(func=cmd_verify)
+
+    # ---------------------------------------------------------------- ledger
+    led = sub.add_parser("ledger", help="a collection's signed ledger: what was added and what "
+                         "was lawfully removed")
+    lsub = led.add_subparsers(dest="ledger_command", metavar="ACTION")
+    lsub.required = True
+    up = lsub.add_parser("update", help="start the ledger of collections that have none (from the "
+                         "files present, marked as such) and add signed WARCs it does not list yet")
+    _root_arg(up)
+    up.add_argument("collections", nargs="*", metavar="COLLECTION",
+                    help="collection names (default: every collection of the root)")
+    up.set_defaults(func=cmd_ledger_update)
+    seal = lsub.add_parser("seal", help="add a signed, timestamped seal (e.g. when the last one's "
+                           "timestamp stayed pending)")
+    _root_arg(seal)
+    seal.add_argument("collections", nargs="+", metavar="COLLECTION")
+    seal.set_defaults(func=cmd_ledger_seal)
+    show = lsub.add_parser("show", help="print a collection's ledger, one event a line")
+    _root_arg(show)
+    show.add_argument("collection", metavar="COLLECTION")
+    show.add_argument("--json", action="store_true", help="the ledger's own lines")
+    show.set_defaults(func=cmd_ledger_show)
 
 
 # --------------------------------------------------------------------------- keys
@@ -201,6 +219,7 @@ def _renew(args: argparse.Namespace, cfg: SigningConfig, tsa_url: str | None) ->
     chain = api.load_identity(args.root, cfg).chain if api.resolve(args.root, cfg.key).exists() else []
     counts = {"renewed": 0, "not due": 0, "pending": 0, "refused": 0}
     warcs = _warcs_for(paths)
+    renewed: list[Path] = []
     with _writer_locks(warcs):  # renewal rewrites manifests in archive/
         for w in warcs:
             r = renewal.renew(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool, signer_chain=chain,
@@ -208,6 +227,9 @@ def _renew(args: argparse.Namespace, cfg: SigningConfig, tsa_url: str | None) ->
             counts[r.state] += 1
             if r.state != "not due":
                 print(f"{w.name}: {r.state}: {r.message}")
+            if r.state == "renewed":
+                renewed.append(w)
+        _ledger_events(args.root, cfg, warcs, renewed, "renewed")
     print(f"renewal: {counts['renewed']} renewed, {counts['not due']} not due, "
           f"{counts['pending']} waiting for a TSA or a first timestamp, {counts['refused']} refused")
     return FAILED if counts["pending"] or counts["refused"] else OK
@@ -226,9 +248,42 @@ def cmd_sign(args: argparse.Namespace) -> int:
     pool = api.tsa_pool(args.root, cfg)
     with _writer_locks(warcs):
         if args.retimestamp:
-            return _retimestamp_all(warcs, cfg, tsa_url, pool)
+            done: list[Path] = []
+            code = _retimestamp_all(warcs, cfg, tsa_url, pool, done)
+            _ledger_events(args.root, cfg, warcs, done, "retimestamped")
+            return code
         identity = api.load_identity(args.root, cfg)
-        return _sign_all(warcs, cfg, identity, tsa_url, pool)
+        code = _sign_all(warcs, cfg, identity, tsa_url, pool)
+        _ledger_events(args.root, cfg, warcs, [], "added")
+        return code
+
+
+def _ledger_events(root: Path, cfg: SigningConfig, warcs: list[Path], changed: list[Path],
+                   event: str) -> None:
+    """Each collection touched: its ledger records the WARCs new to it, and `event` for the
+    manifests that changed (renewed, retimestamped), under one seal per collection."""
+    by_collection: dict[Path, list[Path]] = {}
+    for w in warcs:
+        d = collection_dir_of(w)
+        if d is not None:
+            by_collection.setdefault(d, [])
+    for w in changed:
+        d = collection_dir_of(w)
+        if d is not None:
+            by_collection[d].append(w)
+    for d, files in sorted(by_collection.items()):
+        extra = []
+        for w in files:
+            m = manifest.load_for(w)
+            mbytes = m.path.read_bytes() if m.path else b""
+            extra.append({"event": event, "file": w.name,
+                          "manifest_file_sha256": hashlib.sha256(mbytes).hexdigest(),
+                          "renewals": len(m.renewals),
+                          "tsa_time": (m.renewals[-1].get("time") if m.renewals
+                                       else m.timestamp.get("time", ""))})
+        pos = api.update_ledger(root, cfg, d, extra=extra)
+        if pos is not None:
+            print(f"ledger of {d.name}: {_sealed(pos)}")
 
 
 def _writer_locks(warcs: list[Path]) -> contextlib.ExitStack:
@@ -241,7 +296,8 @@ def _writer_locks(warcs: list[Path]) -> contextlib.ExitStack:
         return stack.pop_all()
 
 
-def _retimestamp_all(warcs: list[Path], cfg: SigningConfig, tsa_url: str | None, pool: object) -> int:
+def _retimestamp_all(warcs: list[Path], cfg: SigningConfig, tsa_url: str | None, pool: object,
+                     done: list[Path]) -> int:
     pending = 0
     for w in warcs:
         r = sign.retimestamp(w, tsa_url, cfg.tsa_timeout, tsa_pool=pool,
@@ -249,6 +305,7 @@ def _retimestamp_all(warcs: list[Path], cfg: SigningConfig, tsa_url: str | None,
         if r.skipped:
             print(f"{w.name}: already timestamped")
         elif r.timestamp == "granted":
+            done.append(w)
             print(f"{w.name}: timestamp added")
         else:
             pending += 1
@@ -282,11 +339,23 @@ def _sign_all(
 # --------------------------------------------------------------------------- package
 
 
-def cmd_package(args: argparse.Namespace) -> int:
+def add_package_arguments(p: argparse.ArgumentParser) -> None:
+    _root_arg(p)
+    p.add_argument("collection", help="collection name")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.wacz")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="only WARCs/pages captured from DATE (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="only WARCs/pages captured up to DATE")
+    p.add_argument("--title", help="package title (default: the collection name)")
+
+
+def cmd_package(args: argparse.Namespace, volatile: VolatileParameters | None = None) -> int:
+    """`volatile`: request parameters to leave out of the index keys (signing/wacz.py); the
+    application layer passes what replay learned from the collection."""
     cfg = _cfg(args)
     from signing import wacz  # pulls in cdxj-indexer; only `package` needs it
 
-    r = wacz.package(args.root, cfg, args.collection, args.output, args.date_from, args.date_to, args.title)
+    r = wacz.package(args.root, cfg, args.collection, args.output, args.date_from, args.date_to, args.title,
+                     volatile=volatile)  # fmt: skip
     print(f"wrote {r.path}: {len(r.warcs)} WARC file(s), {r.pages} page(s), signed; timestamp {r.timestamp}"
           + (f" ({r.reason})" if r.reason else ""))
     if r.timestamp != "granted":
@@ -325,3 +394,95 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.report:
             print(f"evidence report: {args.report}")
     return report.exit_code
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def _collection_dirs(root: Path, names: list[str]) -> list[Path]:
+    base = root / "collections"
+    if not names:
+        found = sorted(c for c in base.glob("*") if (c / "archive").is_dir()) if base.is_dir() else []
+        if not found:
+            raise InputError(f"{root}: no collections")
+        return found
+    out = []
+    for n in names:
+        if not (base / n / "archive").is_dir():
+            raise InputError(f"no collection '{n}' in {root}")
+        out.append(base / n)
+    return out
+
+
+def cmd_ledger_update(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    for d in _collection_dirs(args.root, args.collections):
+        with collection_lock(d):
+            started = not ledger.ledger_file(d).exists()
+            pos = api.update_ledger(args.root, cfg, d)
+        if pos is None:
+            print(f"{d.name}: ledger up to date")
+        else:
+            how = "started from the files present" if started else "updated"
+            print(f"{d.name}: ledger {how}; {_sealed(pos)}")
+    return OK
+
+
+def cmd_ledger_seal(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    for d in _collection_dirs(args.root, args.collections):
+        if not ledger.ledger_file(d).exists():
+            raise InputError(f"{d.name} has no ledger yet: run `bewaar ledger update {d.name}`")
+        with collection_lock(d):
+            pos = ledger.append(d, [], api.ledger_signer(args.root, cfg))
+        print(f"{d.name}: {_sealed(pos)}")
+    return OK
+
+
+def cmd_ledger_show(args: argparse.Namespace) -> int:
+    (d,) = _collection_dirs(args.root, [args.collection])
+    lines = ledger.load(d)
+    if not lines:
+        raise InputError(f"{d.name} has no ledger yet: run `bewaar ledger update {d.name}`")
+    for ln in lines:
+        if args.json:
+            print(ln.raw.decode("utf-8", "replace"))
+            continue
+        e = ln.data or {}
+        print(f"{ln.number:>5} {e.get('time', '')} {_describe_event(e) if ln.data else ln.error}")
+    return OK
+
+
+def _sealed(pos: dict[str, object]) -> str:
+    """`sealed at line 12` (+ why not timestamped yet)."""
+    pending = pos.get("timestamp") != "granted"
+    return f"sealed at line {pos['line']}" + (", seal timestamp pending" if pending else ", timestamped")
+
+
+def _describe_event(e: dict[str, object]) -> str:
+    ev = e.get("event")
+    f = e.get("file", "")
+    if ev == "started":
+        return ("started" + (" from the files then present (nothing proves what came before)"
+                             if e.get("from_existing") else ""))
+    if ev == "added":
+        return f"added {f} sha256 {e.get('sha256')}" + (" (present when the ledger started)"
+                                                          if e.get("existing") else "")
+    if ev in ("renewed", "retimestamped"):
+        return f"{ev} {f} (TSA time {e.get('tsa_time')})"
+    if ev == "record":
+        return f"filed {e.get('kind')} record {e.get('record')} (sha256 {e.get('sha256')})"
+    if ev == "destroyed":
+        return f"destroyed {f} sha256 {e.get('sha256')} under record {e.get('record')}"
+    if ev == "replaced":
+        n = len(e.get("removed") or [])  # type: ignore[arg-type]
+        return (f"replaced {f} by {e.get('new_file')} (sha256 {e.get('new_sha256')}) under record "
+                f"{e.get('record')}: {n} record(s) removed")
+    if ev == "retention":
+        return f"retention of {e.get('scope')} {e.get('key')}: {json.dumps(e.get('rule'))}"
+    if ev == "seal":
+        ts = e.get("timestamp") or {}
+        t = ts.get("time") if isinstance(ts, dict) and ts.get("status") == "granted" else "pending"
+        who = (e.get("signer") or {}).get("subject", "")  # type: ignore[union-attr]
+        return f"seal by '{who}', timestamp {t}"
+    return str(ev)

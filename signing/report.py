@@ -12,6 +12,9 @@ The five checks, in the order they run:
   4 timestamp        the RFC 3161 token covers the signature, its TSA chains to a trusted TSA
                      root, and the signing time lies within the allowed window before TSA time
   5 package          WACZ only: datapackage digest, indexes consistent with the WARCs
+  6 ledger           collection or WACZ: the ledger's hash chain and seals, every file present
+                     in it, every file it holds present unless a signed record removed it
+                     (lawful removals are reported with their record)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ CHECK_NAMES = {
     3: "signature",
     4: "timestamp",
     5: "package",
+    6: "ledger",
 }
 
 

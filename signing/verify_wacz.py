@@ -38,11 +38,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from bewaar.errors import InputError
 from bewaar.model import SIGNATURE_SUFFIX
 from signing import keys, parallelscan, warcscan
+from signing.ledger import LEDGER_DIR, LEDGER_FILE, MAX_LEDGER
 from signing.manifest import Manifest, ManifestError
 from signing.policy import Policy
 from signing.report import FAIL, PASS, SKIP, UNSIGNED, WARN, PageSeen, Subject
 from signing.safezip import SafeZip
 from signing.times import iso, parse_time
+from signing.verify_ledger import Present, check_ledger
 from signing.verify_proof import Proof, check_signer, check_timestamps, first_token, worst
 from signing.verify_warc import (
     MAX_LISTED_PAGES,
@@ -131,6 +133,7 @@ def _verify_wacz(z: SafeZip, path: Path, policy: Policy) -> list[Subject]:
         _check_signed_data(package, signed, policy)
     _check_package_digest(package, z, members, digest_doc, signed, dp_bytes, datapackage)
     made_by_bewaar = str(datapackage.get("software") or "").startswith("bewaar")
+    _check_ledger(package, z, members, policy)
     subjects = [package, *_inner_manifests(path, members, policy, made_by_bewaar)]
     if policy.evidence and "pages/pages.jsonl" in z.infos:
         _pages_from_zip(package, z)
@@ -560,6 +563,26 @@ def _inner_manifests(path: Path, members: _Members, policy: Policy,
         evidence(sub, w.scan, policy)
         subjects.append(sub)
     return subjects
+
+
+def _check_ledger(package: Subject, z: SafeZip, members: _Members, policy: Policy) -> None:
+    """Check 6 when the package carries its collection's ledger: every WARC in the package is
+    in it with its hash, and the removals it records are reported (a package without a ledger,
+    made by other software or from a collection without one, gets no check 6)."""
+    member = f"{LEDGER_DIR}/{LEDGER_FILE}"
+    if member not in z.infos:
+        return
+    try:
+        data = z.read_small(member, MAX_LEDGER)
+        records = {
+            n.rsplit("/", 1)[-1][: -len(".json")]: z.read_small(n, MAX_JSON)
+            for n in z.names() if n.startswith(f"{LEDGER_DIR}/") and n.endswith(".json")
+        }
+    except (InputError, zipfile.BadZipFile, OSError, EOFError) as e:
+        package.add(6, FAIL, f"{member} cannot be read ({e})")
+        return
+    present = [Present(m.rsplit("/", 1)[-1], w.scan.sha256) for m, w in members.warcs.items()]
+    check_ledger(package, data, records, present, policy, package=True)
 
 
 def _pages_from_zip(subject: Subject, z: SafeZip) -> None:

@@ -2,7 +2,9 @@
 
 Layout: archive/*.warc.gz (stored, never recompressed), indexes/index.cdx.gz + index.idx (ZipNum
 CDXJ from cdxj-indexer), pages/pages.jsonl, signatures/*.sig.json (each WARC's capture-time
-manifest, so the package keeps the earlier proof), datapackage.json, datapackage-digest.json.
+manifest, so the package keeps the earlier proof), ledger/ledger.jsonl and
+ledger/*.json (the collection's ledger and its destruction and redaction records, so
+lawful removals stay provable in the package), datapackage.json, datapackage-digest.json.
 
 datapackage-digest.json carries `signedData` exactly as authsign's Verifier reads it:
   hash           "sha256:<hex of datapackage.json>"
@@ -14,6 +16,15 @@ datapackage-digest.json carries `signedData` exactly as authsign's Verifier read
   domain         the signer certificate's CN, software, version
 Every WARC is checked against its signed manifest while it is copied in: a WARC that changed
 after capture is never packaged and signed anew.
+
+ZIP64 only where a member needs it, and then in both its headers. Python's zipfile, asked to
+stream a member with `force_zip64` (or guessing from `file_size * 1.05`), writes a ZIP64 extra
+field into the *local* header only; the central directory of a member under 2 GiB gets none.
+wabac.js, the engine of ReplayWeb.page, finds a member's data at `local header offset + 30 +
+name length` whenever the central directory entry has no extra field, so it read every WARC 20
+bytes early and found no record at all. Every member is therefore written with its exact size
+known: ZIP64 if and only if it exceeds `zipfile.ZIP64_LIMIT`, in which case zipfile puts the
+ZIP64 field in the central directory too and wabac.js reads the local header.
 """
 
 from __future__ import annotations
@@ -28,22 +39,24 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cdxj_indexer.main import CDXJIndexer
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from warcio.archiveiterator import ArchiveIterator
 
 from bewaar import SOFTWARE
 from bewaar.config import SigningConfig
 from bewaar.errors import BewaarError, InputError
-from bewaar.model import PAGES_HEADER, Root, read_pages
-from signing import api, keys, manifest, sign, timestamp, trust
+from bewaar.model import PAGES_HEADER, Root, VolatileParameters, read_pages
+from signing import api, keys, manifest, requestquery, sign, timestamp, trust
 from signing.times import parse_time
 
 WACZ_VERSION = "1.1.1"
 SIGNED_DATA_VERSION = "0.1.0"  # the `version` authsign's SignedHash model carries
 CDX_LINES_PER_BLOCK = 1024  # as py-wacz and archiveweb.page
+COPY_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -131,7 +144,11 @@ def package(
     date_from: str | None = None,
     date_to: str | None = None,
     title: str | None = None,
+    volatile: VolatileParameters | None = None,
 ) -> PackageOutcome:
+    """Package `collection`'s signed WARCs (those of the dates given) into `output`.
+    `volatile`: the request parameters to leave out of the index keys (see `_Indexer`); the
+    application layer learns them from the collection (replay/fuzzy.py)."""
     coll = Root(Path(root)).collection(collection)
     if not coll.archive.is_dir():
         raise InputError(f"no collection '{collection}' in {root} (no {coll.archive})")
@@ -160,7 +177,7 @@ def package(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        result = _write(tmp, coll, chosen, identity, cfg, Path(root), start, stop, title or collection)
+        result = _write(tmp, coll, chosen, identity, cfg, Path(root), start, stop, title or collection, volatile)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -179,6 +196,7 @@ def _write(
     start: dt.datetime | None,
     stop: dt.datetime | None,
     title: str,
+    volatile: VolatileParameters | None = None,
 ) -> PackageOutcome:
     resources: list[dict[str, Any]] = []
 
@@ -187,25 +205,28 @@ def _write(
                           "hash": f"sha256:{sha}", "bytes": size})
 
     def add_bytes(zf: zipfile.ZipFile, name: str, data: bytes, stored: bool = False) -> None:
-        info = zipfile.ZipInfo(name, date_time=_zip_time())
-        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        zf.writestr(info, data)
+        with _member(zf, name, len(data), stored) as dst:
+            dst.write(data)
         record(name, hashlib.sha256(data).hexdigest(), len(data))
 
     with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
         for warc, m in chosen:
             name = f"archive/{warc.name}"
-            info = zipfile.ZipInfo.from_file(warc, name)
-            info.compress_type = zipfile.ZIP_STORED
+            expected = m.statement.get("size")
+            if not isinstance(expected, int) or expected < 0:
+                raise InputError(f"{m.path}: the signed manifest gives no size for {warc.name}")
+            mtime = dt.datetime.fromtimestamp(warc.stat().st_mtime, dt.UTC)
             h = hashlib.sha256()
             size = 0
-            with warc.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
-                while chunk := src.read(1024 * 1024):
+            # copy exactly the signed number of bytes, so the member's size (and with it the
+            # choice of ZIP64) is known before its header is written
+            with warc.open("rb") as src, _member(zf, name, expected, True, mtime) as dst:
+                while size < expected and (chunk := src.read(min(COPY_CHUNK, expected - size))):
                     h.update(chunk)
                     dst.write(chunk)
                     size += len(chunk)
-            signed_hash = m.statement.get("sha256")
-            if h.hexdigest() != signed_hash or size != m.statement.get("size"):
+                longer = bool(src.read(1))
+            if longer or size != expected or h.hexdigest() != m.statement.get("sha256"):
                 raise BewaarError(
                     f"{warc.name} no longer matches its signed manifest: it changed after "
                     f"capture. Nothing was packaged; run `bewaar verify {warc}`",
@@ -215,7 +236,10 @@ def _write(
             assert m.path is not None
             add_bytes(zf, f"signatures/{m.path.name}", m.path.read_bytes())
 
-        cdx, idx = _index([w for w, _ in chosen])
+        for name, data in _ledger_members(coll.path):
+            add_bytes(zf, name, data)
+
+        cdx, idx = _index([w for w, _ in chosen], volatile)
         add_bytes(zf, "indexes/index.cdx.gz", cdx, stored=True)
         add_bytes(zf, "indexes/index.idx", idx)
 
@@ -246,27 +270,120 @@ def _write(
         dp_bytes = json.dumps(datapackage, indent=2, ensure_ascii=False).encode("utf-8")
         digest = "sha256:" + hashlib.sha256(dp_bytes).hexdigest()
         signed, status, reason = signed_data(digest, created, identity, cfg, root)
-        dp_info = zipfile.ZipInfo("datapackage.json", date_time=_zip_time())
-        dp_info.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(dp_info, dp_bytes)
-        digest_info = zipfile.ZipInfo("datapackage-digest.json", date_time=_zip_time())
-        digest_info.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(
-            digest_info,
-            json.dumps({"path": "datapackage.json", "hash": digest, "signedData": signed}, indent=2),
-        )
+        with _member(zf, "datapackage.json", len(dp_bytes)) as dst:
+            dst.write(dp_bytes)
+        digest_bytes = json.dumps(
+            {"path": "datapackage.json", "hash": digest, "signedData": signed}, indent=2
+        ).encode("utf-8")
+        with _member(zf, "datapackage-digest.json", len(digest_bytes)) as dst:
+            dst.write(digest_bytes)
     return PackageOutcome(tmp, [w.name for w, _ in chosen], len(pages) - 1, status, reason)
 
 
-def _zip_time() -> tuple[int, int, int, int, int, int]:
-    return tuple(keys.utcnow().timetuple()[:6])  # type: ignore[return-value]
+def _member(
+    zf: zipfile.ZipFile, name: str, size: int, stored: bool = False, when: dt.datetime | None = None
+) -> IO[bytes]:
+    """A writer for one member of `size` bytes, with ZIP64 exactly when the member needs it.
+
+    `force_zip64` is decided here from the exact size, and the ZipInfo keeps `file_size` 0, so
+    zipfile does not guess ZIP64 from `file_size * 1.05` (a 1.95-2 GiB member would get a ZIP64
+    local header without the central-directory field wabac.js needs to find its data).
+    `zipfile.ZIP64_LIMIT` is read at call time: it is the limit zipfile itself applies to the
+    central directory, and the tests lower it to write ZIP64 members into small packages."""
+    t = (when or keys.utcnow()).astimezone(dt.UTC)
+    info = zipfile.ZipInfo(name, date_time=(max(t.year, 1980), *t.timetuple()[1:6]))
+    info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    # Deflated members are text held in memory; should one ever deflate to more than the limit
+    # while its input is under it, zipfile refuses loudly rather than writing a bad header.
+    return zf.open(info, "w", force_zip64=size > zipfile.ZIP64_LIMIT)
 
 
-def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
+class _Indexer(CDXJIndexer):
+    """cdxj-indexer, with JSON request bodies in POST/PUT keys written as the Request Body
+    Canonicalization spec and ReplayWeb.page write them (see signing/requestquery.py), and
+    without the request parameters the application layer says are volatile.
+
+    Why leave those out: a replayed page sends new nonces and clocks, so a replay engine
+    never finds its request exactly and picks among the captures of the endpoint. wabac.js
+    (ReplayWeb.page 2.5.3) scores each capture by a similarity summed over every parameter of
+    the request it matches against: for a POST, the `requestBody` field; a random nonce that
+    happens to resemble another capture's nonce then outweighs a cursor that differs in one
+    character, and a timeline page is answered with another page's posts. With the volatile
+    parameters out of `requestBody` (and of the key), every candidate lacks them alike and the
+    identifying ones decide. A GET's `url` field must stay the record's URL (wabac.js and
+    `bewaar verify` check it against the record), so for GETs only the key changes; wabac.js's
+    own generic rule already ignores numeric `_=`, `cb=` and `*cache*=` values."""
+
+    def __init__(self, *args: Any, volatile: VolatileParameters | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.volatile = volatile or VolatileParameters()
+
+    def _write_line(self, out: Any, index: dict[str, Any], record: Any, filename: str) -> None:
+        req = getattr(record, "req", None)
+        method = getattr(record, "method", None)
+        url = record.rec_headers.get_header("WARC-Target-URI") or ""
+        if req is not None and method in ("POST", "PUT"):
+            query = _json_request_query(Path(filename), req.file_offset)
+            names, leaves = self._volatile(method, url)
+            if query is None and (names or leaves):
+                query = getattr(record, "requestBody", None) or ""
+            if query is not None:
+                query = requestquery.without(query, names, leaves)
+                key_url = requestquery.url_without(url, names, leaves)
+                key = f"{key_url}{'&' if '?' in key_url else '?'}__wb_method={method}"
+                record.requestBody = query
+                record.urlkey = self.get_url_key(key + (f"&{query}" if query else ""))
+        elif "?" in url and record.rec_type in ("response", "revisit"):
+            names, leaves = self._volatile("GET", url)
+            if names or leaves:
+                record.urlkey = self.get_url_key(requestquery.url_without(url, names, leaves))
+        super()._write_line(out, index, record, filename)
+
+    def _volatile(self, method: str, url: str) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        if not self.volatile:
+            return frozenset(), {}
+        prefix = self.get_url_key(url.split("?", 1)[0]).split("?", 1)[0] + "?"
+        return self.volatile.names(method, prefix), self.volatile.json_leaves(method, prefix)
+
+
+def _json_request_query(warc: Path, offset: int) -> str | None:
+    """The spec's query of the JSON request record at `offset`, read again from the WARC: by
+    the time its response is indexed, cdxj-indexer has let go of the request's body."""
+    with warc.open("rb") as fh:
+        fh.seek(offset)
+        req = next(iter(ArchiveIterator(fh)), None)
+        if req is None or req.http_headers is None:
+            return None
+        ctype = (req.http_headers.get_header("Content-Type") or "").lower()
+        if not ctype.startswith(("application/json", "text/plain")):
+            return None
+        return requestquery.json_query(req.content_stream().read())
+
+
+def _ledger_members(collection_dir: Path) -> list[tuple[str, bytes]]:
+    """The collection's ledger and its destruction and redaction records, so a package made
+    after a removal shows it was lawful (read under the ledger's lock: never half an append)."""
+    from bewaar.lock import file_lock
+    from signing import ledger
+
+    lfile = ledger.ledger_file(collection_dir)
+    if not lfile.exists():
+        return []
+    with file_lock(lfile.with_name(".ledger.lock")):
+        out = [(f"{ledger.LEDGER_DIR}/{ledger.LEDGER_FILE}", lfile.read_bytes())]
+        rdir = ledger.records_dir(collection_dir)
+        for p in sorted(rdir.glob("*.json")) if rdir.is_dir() else []:
+            # ledger/ID.json, not ledger/records/ID.json: WACZ tools (py-wacz) read two levels
+            out.append((f"{ledger.LEDGER_DIR}/{p.name}", p.read_bytes()))
+    return out
+
+
+def _index(warcs: list[Path], volatile: VolatileParameters | None = None) -> tuple[bytes, bytes]:
     """ZipNum CDXJ (index.cdx.gz + index.idx) made by cdxj-indexer, as py-wacz makes it."""
     idx_text = io.StringIO()
     cdx = io.BytesIO()
-    indexer = CDXJIndexer(
+    indexer = _Indexer(
         idx_text,
         [str(w) for w in warcs],
         sort=True,
@@ -276,6 +393,7 @@ def _index(warcs: list[Path]) -> tuple[bytes, bytes]:
         lines=CDX_LINES_PER_BLOCK,
         digest_records=True,
         fields="referrer",
+        volatile=volatile,
     )
     indexer.process_all()
     return cdx.getvalue(), idx_text.getvalue().encode("utf-8")

@@ -66,7 +66,8 @@ class Replay:
 
     def __enter__(self) -> Replay:
         self.proc = subprocess.Popen(
-            [str(BIN), "replay", "--root", str(self.root), "--port", str(self.port)],
+            [str(BIN), "replay", "--root", str(self.root), "--port", str(self.port),
+             "--overview-port", str(free_port())],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -121,3 +122,48 @@ def chromium_browser() -> Iterator[Any]:
 @pytest.fixture
 def browser(chromium_browser: Any) -> Any:
     return chromium_browser
+
+
+# --------------------------------------------------------------------------- shared crawls
+
+MAX_POSTS = 6  # every post of a fixture account: the older ones carry the media
+
+
+def seed_for(site: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "platform": site.platform,
+        "handle": site.handle_in_seed or site.account.handle,
+        "base_url": site.base_url,
+        "max_posts": MAX_POSTS,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def accounts_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One `bewaar crawl` of one account on each of the seven platform fixture sites, for the
+    whole session: tests/platforms checks the capture, tests/export exports it. Read-only:
+    a test that changes the root works on a copy."""
+    from bewaar.sites.platforms import SITES
+
+    tmp = tmp_path_factory.mktemp("accounts")
+    sites = {name: cls() for name, cls in SITES.items()}
+    for s in sites.values():
+        s.start()
+    try:
+        root = make_root(tmp / "root")
+        seeds = write_seeds(
+            tmp / "seeds.yaml",
+            {"collection": "accounts", "seeds": [seed_for(s) for s in sites.values()]},
+        )
+        proc = run_bewaar("crawl", str(seeds), "--root", str(root))
+        yield {"sites": sites, "root": root, "proc": proc}
+    finally:
+        for s in sites.values():
+            s.stop()
+
+
+# Session fixtures kept in their own modules, available to every test package:
+# one crawl of the example social site, and ReplayWeb.page for replaying packages.
+from tests.replaywebpage import replaywebpage  # noqa: E402, F401
+from tests.social_crawl import social_crawl  # noqa: E402, F401

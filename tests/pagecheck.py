@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,11 +117,33 @@ def play_to_end(frame: Any, timeout_ms: int = 20000) -> list[tuple[str, str, flo
     ]
 
 
-def expand_replies(page: Any, frame: Any, max_clicks: int = 10) -> list[str]:
+_REPLIES_STATE = (
+    "[document.querySelectorAll('#replies .reply').length,"
+    " (b => b ? (b.disabled ? 'busy' : 'ready') : 'none')(document.querySelector('#more-replies'))]"
+)
+
+
+def expand_replies(page: Any, frame: Any, max_clicks: int = 10, timeout_ms: int = 15000) -> list[str]:
+    """Click "more" until every reply shows. Waits for what the page does, not for a fixed
+    time: first for the replies the post page loads by itself (an API answer that may take
+    longer than the page's `load` on a busy machine; reading them too early saw none, or only
+    the first page), then after each click for the next page to be added."""
+    _wait_for(frame, f"(([n, b]) => n > 0 && b !== 'busy')({_REPLIES_STATE})", timeout_ms)
     for _ in range(max_clicks):
-        btn = frame.query_selector("#more-replies")
-        if btn is None:
+        count, button = frame.evaluate(_REPLIES_STATE)
+        if button == "none":
             break
-        btn.click()
-        page.wait_for_timeout(600)
+        frame.click("#more-replies", timeout=timeout_ms)  # disables the button until answered
+        _wait_for(frame, f"(([n, b]) => b !== 'busy')({_REPLIES_STATE})", timeout_ms)
+        if frame.evaluate(_REPLIES_STATE)[0] <= count:
+            break  # the click added nothing (a wrong or failed answer): the caller compares
     return frame.evaluate("[...document.querySelectorAll('#replies .reply')].map(r => r.dataset.id)")
+
+
+def _wait_for(frame: Any, condition: str, timeout_ms: int) -> None:
+    """Until `condition` holds in the page, or `timeout_ms` (then the caller sees the state:
+    a post without replies, an answer that never came)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):
+        frame.wait_for_function(condition, timeout=timeout_ms)

@@ -43,7 +43,8 @@ ALLOWED = {
     "bewaar.app": {"base", "bewaar.app", "bewaar.sites", *PACKAGES},
     "bewaar.sites": {"base", "bewaar.sites", *PACKAGES},
     "tests": {"base", "bewaar.app", "bewaar.sites", "tests", *PACKAGES},
-    "benchmarks": {"base", "bewaar.app", "bewaar.sites", "benchmarks", *PACKAGES},
+    # benchmark scripts are development tools like the tests: they may reuse test helpers
+    "benchmarks": {"base", "bewaar.app", "bewaar.sites", "benchmarks", "tests", *PACKAGES},
 }
 
 

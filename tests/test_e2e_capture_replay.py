@@ -9,7 +9,6 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from bewaar.sites.social import SocialSite
 from bewaar.sites.social.site import STATIC, WIDGETS
-from tests.conftest import Replay, make_root, run_bewaar, write_seeds
+from tests.conftest import Replay, run_bewaar
 from tests.pagecheck import (
     Seen,
     expand_replies,
@@ -28,16 +27,11 @@ from tests.pagecheck import (
     scroll_to_end,
     sweep_images,
 )
+from tests.social_crawl import POSTS, REPLY_POSTS, WIDGETS_JS
 
-POSTS = 36
-REPLY_POSTS = ("p003", "p004", "p005")  # 2, 5 and 8 replies; Dutch and English buttons
 # bewaar qa: a replay that answers a request with another URL's record, loses a post or its
 # replies scores below this (the previous rule generator gave post pages 0.69-0.88)
 MIN_SCORE = 0.9
-WIDGETS_JS = (
-    "Object.fromEntries([...document.querySelectorAll('#widgets .widget')]"
-    ".map(w => [w.dataset.widget, [w.dataset.answered, w.textContent]]))"
-)
 
 
 def post_text(frame: Any) -> str:
@@ -50,36 +44,10 @@ def pw_browser(chromium_browser: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def crawl(tmp_path_factory: pytest.TempPathFactory, pw_browser: Any) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    site = SocialSite(posts=POSTS).start()
-    try:
-        root = make_root(tmp / "root")
-        seeds = write_seeds(
-            tmp / "seeds.yaml",
-            # the old profile URL redirects (301) to /@minx: the hop must be kept
-            {"collection": "social", "seeds": [{"url": f"{site.base_url}/minx", "depth": 1}]},
-        )
-        proc = run_bewaar("crawl", str(seeds), "--root", str(root))
-        # what a reader of the live site sees, measured before the site goes away
-        live: dict[str, Seen] = {}
-        page, frame, _ = open_page(pw_browser, site.profile_url)
-        frame.click(".consent button")
-        scroll_to_end(page, frame)
-        sweep_images(page, frame)
-        live["profile"] = look(page, frame)
-        live["widgets"] = frame.evaluate(WIDGETS_JS)
-        page.close()
-        for pid in REPLY_POSTS:
-            page, frame, _ = open_page(pw_browser, site.post_url(pid))
-            sweep_images(page, frame)
-            seen = look(page, frame)
-            seen.replies = expand_replies(page, frame)
-            live[pid] = seen
-            page.close()
-        yield {"site": site, "root": root, "proc": proc, "live": live}
-    finally:
-        site.stop()
+def crawl(social_crawl: dict[str, Any]) -> dict[str, Any]:
+    """The session's one crawl of the example site (tests/social_crawl.py), shared with the
+    ReplayWeb.page tests of its package."""
+    return social_crawl
 
 
 def _records(root: Path) -> list[Any]:

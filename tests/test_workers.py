@@ -86,7 +86,10 @@ def test_three_workers_one_killed_one_late_every_page_once(
             "collection": "multi",
             "behaviors": {"play_media": False, "full_media": False},
             "seeds": [{"platform": s.platform, "handle": s.handle_in_seed or s.account.handle,
-                       "base_url": s.base_url, "max_posts": MAX_POSTS} for s in sites.values()],
+                       "base_url": s.base_url, "max_posts": MAX_POSTS,
+                       # the profile and its posts only: a known page count (the wider context
+                       # is tests/platforms/test_context.py's)
+                       "with_replies": False} for s in sites.values()],
         })  # fmt: skip
         for wid in ("w1", "w2", "w3"):
             workers[wid] = _worker(root, url, wid, logs)
@@ -154,6 +157,10 @@ def test_three_workers_one_killed_one_late_every_page_once(
         assert all(w.with_name(w.name + ".sig.json").exists() for w in warcs)
         verify = run_bewaar("verify", "--root", str(root), str(coll), timeout=300)
         assert verify.returncode == 0, verify.stdout + verify.stderr
+        # the updater filed every published file in the collection's ledger, each once
+        ledger = [json.loads(x) for x in (coll / "ledger/ledger.jsonl").read_text().splitlines() if x]
+        added = Counter(e["file"] for e in ledger if e.get("event") == "added")
+        assert set(added) == names and set(added.values()) == {1}, added
         con = sqlite3.connect(root / "catalog.sqlite")
         try:
             assert con.execute("SELECT pages_ok FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone() == (want,)

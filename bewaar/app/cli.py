@@ -29,8 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
-    from bewaar.app import crawl, demo, serve, watch, worker
+    from bewaar.app import crawl, demo, importer, package, serve, view, watch, worker
     from bewaar.app.access import cli as access_cli
+    from bewaar.app.export import cli as export_cli
+    from bewaar.app.records import cli as records_cli
     from catalog import cli as catalog_cli
     from crawler import cli as crawler_cli
     from replay import cli as replay_cli
@@ -41,12 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     replay_cli.register(sub)
     signing_cli.register(sub)
+    package.register(sub)
     catalog_cli.register(sub)
     watch.register(sub)
     worker.register(sub)
+    export_cli.register(sub)
     environment.register(sub)
+    view.register(sub)
     demo.register(sub)
     access_cli.register(sub)
+    records_cli.register(sub)
+    importer.register(sub)
     return parser
 
 

@@ -24,11 +24,13 @@ from crawler.job import CrawlHooks, CrawlJob
 
 
 def hooks_for(root: Root, collection: str, config: RootConfig) -> CrawlHooks:
-    from catalog.api import known_posts
+    from catalog.api import backfill_from, known_posts, known_relations
     from signing.api import sign_warc
 
     return CrawlHooks(
         known_posts=lambda account: known_posts(root.path, collection, account),
+        backfill_from=lambda account: backfill_from(root.path, collection, account),
+        known_relations=lambda account: known_relations(root.path, collection, account),
         warc_finished=lambda path: sign_warc(path, root.path, config.signing),
         warc_hook_failed="could not sign {name}: {error} (run `bewaar sign` later)",
     )
@@ -93,7 +95,9 @@ def enqueue_run(
     if resumed:
         return run_id, True
     job = CrawlJob(root, seeds, config, seed_file, crawl_id=run_id)
-    make_targets(job)
+    # the start pages depend on the adapters and on earlier crawls (a back-fill resumes)
+    job.hooks = hooks_for(root, seeds.collection, config)
+    job.adapters = make_targets(job)
     q = Pool(r, pool)
     queued = sum(enqueue(q, req, due) for req in start_requests(job))
     if not queued:
@@ -203,6 +207,9 @@ def _interrupted(job: CrawlJob) -> int:
     return INTERRUPTED
 
 
+LEDGER_LOCK_WAIT = 60.0  # seconds: a crawl outside the pool may hold the collection
+
+
 def finish(job: CrawlJob) -> int:
     """The after-crawl steps; nothing captured is lost if one of them fails."""
     return finish_many([job])[0]
@@ -229,6 +236,7 @@ def finish_many(jobs: list[CrawlJob]) -> list[int]:
         for group in by_coll.values():
             counts = add_many(group[0].collection, [[w for w in j.warcs if w.exists()] for j in group])
             entries.update({j.crawl_id: n for j, n in zip(group, counts, strict=True)})
+            record_in_ledger(group)  # every WARC the runs published, under one seal
         for job in jobs:
             write_report(job, entries[job.crawl_id])  # the catalog reads it
         found = update_after_crawls(root.path, [j.crawl_id for j in jobs])
@@ -267,6 +275,39 @@ def finish_many(jobs: list[CrawlJob]) -> list[int]:
         failed = job.failed or job.blocked or job.hook_failures or job.run_error
         codes.append(FAILED if failed else OK)
     return codes
+
+
+def record_in_ledger(jobs: list[CrawlJob]) -> None:
+    """The runs' signed WARCs (every file their workers published) and the seed lists'
+    retention rules, where they changed, go into the collection's ledger under one seal: one
+    ledger update for a batch of runs of one collection, by the one updater, holding the
+    collection's lock. Never raises: the captures are complete and signed; `bewaar ledger
+    update` records them later."""
+    from bewaar.app.records.retention import remember_seeds
+    from bewaar.lock import collection_lock
+    from signing.api import update_ledger
+
+    first = jobs[0]
+    new = list(dict.fromkeys(w for j in jobs for w in j.warcs if w.exists()))
+    try:
+        with collection_lock(first.collection.path, wait=LEDGER_LOCK_WAIT):
+            events = []
+            for job in jobs:
+                source = str(job.seed_file) if job.seed_file else "seed list"
+                events += remember_seeds(job.collection, job.seeds, source)
+            pos = update_ledger(first.root.path, first.config.signing, first.collection.path,
+                                new=new, extra=events)  # fmt: skip
+    except (BewaarError, OSError, ValueError) as e:
+        for job in jobs:
+            job.messages.append(f"ledger not updated ({e}); the WARCs are signed: run "
+                                f"`bewaar ledger update {job.collection.name}`")  # fmt: skip
+        return
+    if pos is None:
+        return
+    pending = "" if pos.get("timestamp") == "granted" else " (seal timestamp pending)"
+    for job in jobs:
+        rules = f", {len(events)} retention rule(s)" if events else ""
+        job.messages.append(f"ledger: {len(job.warcs)} file(s) recorded{rules}{pending}")
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:

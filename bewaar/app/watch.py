@@ -90,6 +90,29 @@ def plan(seeds: SeedList, source: Path) -> list[Job]:
     return list(jobs.values())
 
 
+def story_warnings(seeds: SeedList) -> list[str]:
+    """Accounts whose stories (temporary content) disappear before the next run: an `every`
+    longer than a story's life loses some of them."""
+    from crawler.platforms import get_adapter
+
+    out = []
+    for seed in seeds.seeds:
+        every = seed.every or seeds.every
+        if not every or not seed.platform or not seed.stories:
+            continue
+        opts = seeds.platforms.get(seed.platform)
+        adapter = get_adapter(seed.platform, seed.base_url or (opts.base_url if opts else None))
+        has_stories = bool(adapter.story_urls(seed.handle or "")) or adapter.stories_on_profile
+        life = adapter.story_lifetime
+        if has_stories and parse_duration(every) > life:
+            out.append(
+                f"{account_name(seeds, seed)}: every {every} is longer than a {seed.platform} "
+                f"story lives ({life // 3600} h): stories posted and gone between two runs are "
+                f"lost; use every: {max(1, life // 3600 // 2)}h or less"
+            )
+    return out
+
+
 def job_seed_list(seeds: SeedList, job: Job, source: Path) -> dict[str, Any]:
     """A seed list for one run: the job's seeds (without `every`), the list's behaviours and
     platform options, login-state paths made absolute (they were relative to `source`)."""
@@ -201,6 +224,8 @@ class Watch:
             self._seeds_mtime = mtime
             return
         self.seeds, self.jobs, self._seeds_mtime = seeds, jobs, mtime
+        for warning in story_warnings(seeds):
+            self.log(f"warning: {warning}")
         self.sync()
 
     def sync(self) -> None:

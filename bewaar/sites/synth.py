@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bewaar.model import OBJECTS_URN, PAGEINFO_URN, Root
+from bewaar.model import OBJECTS_URN, PAGEINFO_URN, SCREENSHOT_URN, Root
 from crawler.recorder import Exchange
 from crawler.warc_writer import Resource, WarcFiles, warcinfo_fields
 
@@ -58,6 +58,7 @@ class Page:
     reason: str = ""
     post_id: str | None = None
     media: dict[str, bytes] = field(default_factory=dict)  # URL -> bytes loaded by the page
+    screenshot: bytes | None = None  # a PNG, written as the crawler's urn:screenshot: record
 
 
 def profile_page(*objects: dict[str, Any], media: dict[str, bytes] | None = None,
@@ -97,6 +98,8 @@ class Synth:
             for url, data in page.media.items():
                 exchanges.append(_exchange(url, 200, data, "image/png", at.timestamp()))
             resources = []
+            if page.screenshot is not None:
+                resources.append(Resource(SCREENSHOT_URN + page.url, "resource", "image/png", page.screenshot))
             if page.objects:
                 objs = [dict(o, page_url=o.get("page_url") or page.url, captured_at=captured)
                         for o in page.objects]  # fmt: skip

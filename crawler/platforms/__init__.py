@@ -11,6 +11,7 @@ from crawler.platforms.generic import GenericAdapter
 from crawler.platforms.instagram import InstagramAdapter
 from crawler.platforms.linkedin import LinkedInAdapter
 from crawler.platforms.mastodon import MastodonAdapter
+from crawler.platforms.snapchat import SnapchatAdapter
 from crawler.platforms.tiktok import TikTokAdapter
 from crawler.platforms.x import XAdapter
 from crawler.platforms.youtube import YouTubeAdapter
@@ -25,6 +26,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
         MastodonAdapter,
         YouTubeAdapter,
         TikTokAdapter,
+        SnapchatAdapter,
         GenericAdapter,
     )
 }

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-PageKind = Literal["profile", "post", "page"]
+PageKind = Literal[
+    "profile", "post", "page", "recheck", "timeline", "context", "received", "story", "follows"
+]
 BlockKind = Literal["login_wall", "unavailable", "rate_limited", "not_found"]
 
 
@@ -92,6 +94,23 @@ class Adapter:
       extract(snap)          validated information objects (dicts, bewaar/objects.py); raises
                              pydantic.ValidationError only on an adapter bug: record and go on
       name                   "platform@version", stored in every object
+
+    The account's wider context (each empty where the platform has no such page):
+      replies_urls(h)        the "posts and replies" view (kind "timeline"): the account's
+                             replies in others' threads are its post links there
+      received_urls(h)       public mention / tag / search pages (kind "received");
+                             received_needs_login: only with a login state
+      received_links(snap,h) posts by others on such a page (any author but the account)
+      story_urls(h)          the account's stories (kind "story"); stories_need_login;
+                             story_links(snap, h): the item URLs (each its own page);
+                             story_lifetime: seconds an item stays up (expiry when unshown);
+                             stories_on_profile: the profile page itself shows them
+      follow_urls(h)         {"follower": url, "following": url} (kind "follows");
+                             follow_needs_login; read() then returns the account's profile
+                             object with `relations`
+      backfill_url(h, day)   a page of the account's posts published before `day`
+                             (YYYY-MM-DD), where the platform has one: back-fill resumes there
+      time_selector          elements whose datetime attribute dates a post on a timeline
     """
 
     platform: ClassVar[str] = "generic"
@@ -119,6 +138,19 @@ class Adapter:
     # URLs of the platform's own JSON API: a 429 there means the page is rate limited, a 401
     # there that it needs a login.
     api_pattern: ClassVar[str] = ""
+    # The account's wider context: paths formatted with the normalised handle.
+    replies_path: ClassVar[str] = ""
+    received_paths: ClassVar[tuple[str, ...]] = ()
+    received_needs_login: ClassVar[bool] = False
+    stories_path: ClassVar[str] = ""
+    stories_need_login: ClassVar[bool] = True
+    story_path: ClassVar[re.Pattern[str]] = re.compile(r"$^")  # an item's path (group `id`)
+    story_lifetime: ClassVar[int] = 24 * 3600
+    stories_on_profile: ClassVar[bool] = False  # stories are objects of the profile page itself
+    follow_paths: ClassVar[dict[str, str]] = {}  # relation type -> path
+    follow_needs_login: ClassVar[bool] = False
+    backfill_path: ClassVar[str] = ""  # formatted with handle and until (YYYY-MM-DD)
+    time_selector: ClassVar[str] = "time[datetime]"
 
     def __init__(self, base_url: str | None = None) -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
@@ -211,6 +243,46 @@ class Adapter:
 
     def post_resources(self, post_url: str) -> list[str]:
         return []
+
+    # -- the account's wider context ------------------------------------------------------
+    def _paths(self, handle: str, *paths: str, **extra: str) -> list[str]:
+        h = self.normalize_handle(handle)
+        return [self.base_for(handle) + p.format(handle=h, **extra) for p in paths if p]
+
+    def replies_urls(self, handle: str) -> list[str]:
+        return self._paths(handle, self.replies_path)
+
+    def received_urls(self, handle: str) -> list[str]:
+        return self._paths(handle, *self.received_paths)
+
+    def story_urls(self, handle: str) -> list[str]:
+        return self._paths(handle, self.stories_path)
+
+    def follow_urls(self, handle: str) -> dict[str, str]:
+        return {k: self._paths(handle, p)[0] for k, p in self.follow_paths.items()}
+
+    def backfill_url(self, handle: str, until: str) -> str | None:
+        urls = self._paths(handle, self.backfill_path, until=until)
+        return urls[0] if urls else None
+
+    def received_links(self, snap: PageSnapshot, handle: str | None = None) -> list[str]:
+        """Posts on a mention/search page, by anyone but the account itself."""
+        mine = set(self.post_links(snap, handle)) if handle else set()
+        return [u for u in self.post_links(snap, "") if u not in mine]
+
+    def story_links(self, snap: PageSnapshot, handle: str | None = None) -> list[str]:
+        """Story item URLs on a stories page, in page order, once each."""
+        from crawler.platforms import dom
+
+        out: dict[str, None] = {}
+        base = snap.final_url or snap.url
+        for a in dom.parse(snap.html).find_all("a", href=True):
+            url = dom.absolute(base, dom.attr(a, "href"))
+            origin = self.base_for(handle)
+            path = url[len(origin) :].split("#")[0] if url and origin else ""
+            if url and origin and url.startswith(origin + "/") and self.story_path.match(path):
+                out.setdefault(url.split("#")[0], None)
+        return list(out)
 
     # -- page checks ----------------------------------------------------------------------
     def detect_block(self, snap: PageSnapshot) -> Block | None:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bs4 import Tag
 
-from bewaar.objects import set_count
+from bewaar.objects import iso_utc, parse_count, set_count
 from crawler.platforms import dom
 from crawler.platforms.base import Adapter, PageSnapshot
 
@@ -30,6 +30,7 @@ SEL = {
     "name": 'div[role="main"] h1',
     "photo": 'a[href*="/photo"] img',
     "reactions": '[aria-label="See who reacted to this"] + span',
+    "toolbar": '[aria-label="See who reacted to this"]',
 }
 INTRO = re.compile(r"^(Intro|Introductie|Info|Einführung|Présentation)$")
 COUNT_LINKS = {"followers": "/followers/", "likes": "/friends_likes/", "following": "/following/"}
@@ -46,7 +47,7 @@ OUTLINK = "l.facebook.com/l.php"
 
 class FacebookAdapter(Adapter):
     platform = "facebook"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://www.facebook.com"
     aliases = ("https://m.facebook.com", "https://facebook.com", "https://web.facebook.com")
     profile_path = "/{handle}"
@@ -67,8 +68,15 @@ class FacebookAdapter(Adapter):
     login_wall = ("form#login_form", "re:You must log in to continue")
     unavailable = ("re:This content isn.t available", "re:This page isn.t available")
     rate_limited = ("re:You.re Temporarily Blocked", "re:misusing this feature by going too fast")
-    content = {"profile": (SEL["name"],), "post": (SEL["message"],)}
+    content = {
+        "profile": (SEL["name"],),
+        "post": (SEL["message"],),
+        "story": ('[data-pagelet="Stories"]',),
+    }
     api_pattern = r"/api/graphql/"
+    stories_path = "/stories/{handle}/"
+    story_path = re.compile(r"^/stories/[\w.]+/(?P<id>\d+)/?$")
+    stories_need_login = True
 
     def match_post(self, url: str, handle: str | None = None) -> re.Match[str] | None:
         m = super().match_post(url, handle)
@@ -97,6 +105,9 @@ class FacebookAdapter(Adapter):
             profile = self._page(snap, soup, base)
             if profile:
                 out.append(profile)
+        viewer = soup.select_one('[data-pagelet="Stories"] .story-viewer[data-story-id]')
+        if viewer is not None:
+            out.append(self._story(snap, soup, viewer, base))
         for art in soup.select(SEL["article"]):
             post = self._post(snap, art, base)
             if not post:
@@ -211,6 +222,12 @@ class FacebookAdapter(Adapter):
             media=media,
         )
         set_count(obj, "reactions", dom.text_of(art.select_one(SEL["reactions"])))
+        for icon in art.select(f'{SEL["toolbar"]} [role="button"][aria-label]'):
+            kind = REACTION.match(dom.attr(icon, "aria-label") or "")
+            if kind and icon.find_parent("div", attrs={"role": "article"}) is art:
+                value, _exact = parse_count(kind.group(2))
+                if value is not None:
+                    obj.setdefault("reactions", {})[kind.group(1).lower()] = value
         own_text = " ".join(
             dom.text_of(b) or "" for b in art.find_all(attrs={"role": "button"})
             if b.find_parent("div", attrs={"role": "article"}) is art
@@ -220,6 +237,30 @@ class FacebookAdapter(Adapter):
             if found:
                 set_count(obj, key, found.group(1))
         return obj
+
+    def _story(self, snap: PageSnapshot, soup: Any, viewer: Tag, base: str) -> dict[str, Any]:
+        """The story item shown; its times from the page's script data."""
+        sid = dom.attr(viewer, "data-story-id") or ""
+        data = _script_data(soup)
+        item = next((s for s in data.get("stories") or [] if str(s.get("id")) == sid), {})
+        who = viewer.find("a", href=True)
+        handle = urlsplit(dom.attr(who, "href") or "").path.strip("/").split("/")[0] or None
+        media: list[dict[str, Any]] = []
+        for v in viewer.find_all("video"):
+            media.append({"kind": "video", "url": dom.absolute(base, dom.attr(v, "src"))})
+        for img in viewer.find_all("img"):
+            media.append({"kind": "photo", "url": dom.absolute(base, dom.attr(img, "src")),
+                          "alt": dom.attr(img, "alt")})  # fmt: skip
+        avatar = viewer.select_one("svg image")
+        return self.new_object(
+            snap, "post", f"{self.base_for(handle)}/stories/{handle}/{sid}/", id=sid,
+            author={"handle": handle, "name": dom.text_of(who.find("span")) if who else None,
+                    "url": f"{self.base_url}/{handle}" if handle else None,
+                    "avatar": dom.absolute(base, dom.attr(avatar, "xlink:href") or dom.attr(avatar, "href"))},
+            published_at=iso_utc(item.get("creation_time")),
+            expires_at=iso_utc(item.get("expiration_time")),
+            story=True, media=media,
+        )  # fmt: skip
 
     def _comment(
         self, snap: PageSnapshot, c: Tag, base: str, post: dict[str, Any]
@@ -250,6 +291,25 @@ class FacebookAdapter(Adapter):
         label = dom.attr(c.select_one('[role="button"][aria-label*="reacted"]'), "aria-label")
         set_count(obj, "reactions", label.split(" ")[0] if label else None)
         return obj
+
+
+REACTION = re.compile(r"^(\w+): ([\d.,]+\s*[KMkm]?) (?:people|person)$")
+
+
+def _script_data(soup: Any) -> dict[str, Any]:
+    """window.__fb = {...}: the data the page's script carries (story times)."""
+    import json
+
+    for script in soup.find_all("script"):
+        text = script.string or ""
+        m = re.match(r"\s*window\.__fb\s*=\s*(\{.*\});?\s*$", text, re.S)
+        if m:
+            try:
+                data = json.loads(m.group(1))
+            except ValueError:
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
 
 
 def _unwrap(href: str | None) -> str:

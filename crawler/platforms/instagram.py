@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from bewaar.objects import iso_utc
 from crawler.platforms import dom
 from crawler.platforms.base import Adapter, PageSnapshot
 
 # -- what changes when Instagram changes its pages ----------------------------------------------
-API = {"profile": r"/api/v1/users/web_profile_info/", "graphql": r"/graphql/query"}
+API = {
+    "profile": r"/api/v1/users/web_profile_info/",
+    "graphql": r"/graphql/query",
+    "stories": r"/api/v1/feed/reels_media/",
+}
 
 
 class InstagramAdapter(Adapter):
     platform = "instagram"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://www.instagram.com"
     profile_path = "/{handle}/"
     post_path = re.compile(
@@ -40,8 +45,15 @@ class InstagramAdapter(Adapter):
     login_wall = ("form#loginForm", 'input[name="username"]')
     unavailable = ("re:Sorry, this page isn.t available",)
     rate_limited = ("re:Please wait a few minutes before you try again",)
-    content = {"profile": ("main header section",), "post": ("main article",)}
+    content = {
+        "profile": ("main header section",),
+        "post": ("main article",),
+        "story": ("section.story-viewer",),
+    }
     api_pattern = r"/api/v1/|/graphql/query"
+    stories_path = "/stories/{handle}/"
+    story_path = re.compile(r"^/stories/[\w.]+/(?P<id>\d+)/?$")
+    stories_need_login = True
 
     def canonical_post_url(self, url: str, handle: str | None = None) -> str | None:
         m = self.match_post(url, handle)
@@ -66,6 +78,14 @@ class InstagramAdapter(Adapter):
                 out.append(self._user(snap, u))
                 edges = dom.dig(u, "edge_owner_to_timeline_media", "edges", default=[]) or []
                 out.extend(self._media(snap, e["node"]) for e in edges)
+        for _url, data in snap.json_responses(API["stories"]):
+            # an item's own page gives that item; the stories page, the whole tray
+            item_id = self.story_path.match(urlsplit(snap.final_url or snap.url).path)
+            for reel in (dom.dig(data, "reels", default={}) or {}).values():
+                out.extend(
+                    self._story(snap, item) for item in reel.get("items") or []
+                    if not item_id or str(item.get("pk")) == item_id.group("id")
+                )
         for page in dom.dig(shared, "entry_data", "PostPage", default=[]) or []:
             node = dom.dig(page, "graphql", "shortcode_media")
             if node:
@@ -76,6 +96,31 @@ class InstagramAdapter(Adapter):
                     more = dom.dig(data, "data", "shortcode_media", "edge_media_to_parent_comment")
                     out.extend(self._comments(snap, more, post))
         return out
+
+    def _story(self, snap: PageSnapshot, item: dict[str, Any]) -> dict[str, Any]:
+        """A story item: its own URL, when it was posted and when it expires."""
+        user = item.get("user") or {}
+        image = (dom.dig(item, "image_versions2", "candidates", default=[]) or [{}])[0]
+        video = (item.get("video_versions") or [None])[0]
+        media = {"kind": "video", "url": video.get("url"), "poster": image.get("url"),
+                 "width": video.get("width"), "height": video.get("height"),
+                 "duration": item.get("video_duration")} if video else {
+                 "kind": "photo", "url": image.get("url"), "alt": item.get("accessibility_caption"),
+                 "width": image.get("width"), "height": image.get("height")}  # fmt: skip
+        handle = user.get("username")
+        return self.new_object(
+            snap,
+            "post",
+            f"{self.base_url}/stories/{handle}/{item['pk']}/",
+            id=str(item["pk"]),
+            author={"handle": handle, "id": str(user.get("pk") or "") or None,
+                    "url": f"{self.base_url}/{handle}/" if handle else None,
+                    "avatar": user.get("profile_pic_url")},  # fmt: skip
+            published_at=iso_utc(item.get("taken_at")),
+            expires_at=iso_utc(item.get("expiring_at")),
+            story=True,
+            media=[media],
+        )
 
     def _user(self, snap: PageSnapshot, u: dict[str, Any]) -> dict[str, Any]:
         links = [
@@ -131,6 +176,7 @@ class InstagramAdapter(Adapter):
                 "handle": owner.get("username"),
                 "id": owner.get("id"),
                 "url": f"{self.base_url}/{owner['username']}/" if owner.get("username") else None,
+                "avatar": owner.get("profile_pic_url"),
             },  # fmt: skip
             text=text,
             published_at=iso_utc(n.get("taken_at_timestamp")),
@@ -170,6 +216,7 @@ class InstagramAdapter(Adapter):
                         "url": f"{self.base_url}/{owner['username']}/"
                         if owner.get("username")
                         else None,
+                        "avatar": owner.get("profile_pic_url"),
                     },  # fmt: skip
                     text=c.get("text"),
                     published_at=iso_utc(c.get("created_at")),

@@ -22,6 +22,7 @@ API = {
     "statuses": r"/api/v1/accounts/\d+/statuses",
     "status": r"/api/v1/statuses/\d+(\?|$)",
     "context": r"/api/v1/statuses/\d+/context",
+    "follows": r"/api/v1/accounts/\d+/(?P<rel>followers|following)",
 }
 SEL = {
     "header": ".account__header",
@@ -36,7 +37,10 @@ SEL = {
     "status_time": "a.status__relative-time, a.detailed-status__datetime",
     "status_account": ".display-name__account",
     "status_name": ".display-name__html",
+    "status_avatar": ".status__avatar img, .account__avatar img",
+    "actions": ".status__action-bar button[aria-label]",
 }
+RELATIONS = {"followers": "follower", "following": "following"}
 MEDIA_KINDS = {"image": "photo", "gifv": "gif", "video": "video", "audio": "audio"}
 LOCATION_FIELDS = re.compile(r"^(location|locatie|plaats|standort|lieu|ubicación|city|stad)$", re.I)
 COUNT_WORDS = {
@@ -49,7 +53,7 @@ COUNT_WORDS = {
 
 class MastodonAdapter(Adapter):
     platform = "mastodon"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     profile_path = "/@{handle}"
     post_path = re.compile(r"^/@(?P<handle>[\w.]+(?:@[\w.-]+)?)/(?P<id>\d+)(?=$|[/?])")
     post_url_path = "/@{handle}/{id}"
@@ -66,8 +70,18 @@ class MastodonAdapter(Adapter):
         "re:This (post|profile|account) (is|has been) (unavailable|suspended|removed)",
     )
     rate_limited = ("re:Too many requests",)
-    content = {"profile": (SEL["header"],), "post": (".detailed-status[data-id]",)}
+    content = {
+        "profile": (SEL["header"],),
+        "timeline": (SEL["header"],),
+        "follows": (SEL["header"],),
+        "post": (".detailed-status[data-id]",),
+        "context": (".detailed-status[data-id]",),
+    }
     api_pattern = r"/api/v[12]/"
+    replies_path = "/@{handle}/with_replies"
+    follow_paths = {"follower": "/@{handle}/followers", "following": "/@{handle}/following"}
+    # Mastodon shows mentions only in the account's own notifications: no public page
+    stories_path = ""
 
     # -- URLs ---------------------------------------------------------------------------
     def split(self, handle: str) -> tuple[str, str | None]:
@@ -146,8 +160,15 @@ class MastodonAdapter(Adapter):
     def _from_api(self, snap: PageSnapshot) -> list[dict[str, Any]]:
         objs: list[dict[str, Any]] = []
         statuses: list[tuple[dict[str, Any], bool | None]] = []
+        relations: list[dict[str, Any]] = []
         for url, data in snap.json_responses(self.api_pattern):
-            if re.search(API["context"], url) and isinstance(data, dict):
+            follows = re.search(API["follows"], url)
+            if follows and isinstance(data, list):
+                relations += [
+                    {"type": RELATIONS[follows.group("rel")], "account": self._ref(a, snap)}
+                    for a in data if isinstance(a, dict) and a.get("acct")
+                ]  # fmt: skip
+            elif re.search(API["context"], url) and isinstance(data, dict):
                 for s in data.get("ancestors", []) + data.get("descendants", []):
                     statuses.append((s, None))
             elif re.search(API["statuses"], url) and isinstance(data, list):
@@ -162,12 +183,27 @@ class MastodonAdapter(Adapter):
                 and snap.kind == "profile"
             ):
                 objs.append(self._profile(snap, data))
+        if relations and snap.handle:
+            objs.append(self.new_object(
+                snap, "profile", self.profile_url(snap.handle),
+                handle=self.full_handle(snap.handle, snap), relations=relations,
+            ))  # fmt: skip
         by_id = {s["id"]: s for s, _ in statuses if "id" in s}
         for s, pinned in statuses:
             objs.append(self._post(snap, s, pinned, by_id))
             if s.get("reblog"):
                 objs.append(self._post(snap, s["reblog"], None, by_id))
         return objs
+
+    def _ref(self, a: dict[str, Any], snap: PageSnapshot) -> dict[str, Any]:
+        """An account reference from an API account, with its profile photo."""
+        return {
+            "handle": self.full_handle(a["acct"], snap),
+            "name": a.get("display_name") or None,
+            "url": a.get("url"),
+            "id": str(a["id"]) if a.get("id") else None,
+            "avatar": a.get("avatar"),
+        }
 
     def _profile(self, snap: PageSnapshot, a: dict[str, Any]) -> dict[str, Any]:
         note = dom.parse(a.get("note") or "")
@@ -239,10 +275,16 @@ class MastodonAdapter(Adapter):
         reply_to = None
         if s.get("in_reply_to_id"):
             parent = by_id.get(s["in_reply_to_id"], {})
+            # a reply mentions whom it answers: that mention names the parent's author when
+            # the page did not load the parent itself
+            addressed = next((m for m in s.get("mentions") or []
+                              if str(m.get("id")) == str(s.get("in_reply_to_account_id"))), None)  # fmt: skip
+            acct = parent["account"]["acct"] if parent else (addressed or {}).get("acct")
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(s.get("url") or snap.final_url))
             reply_to = {
                 "id": s["in_reply_to_id"],
-                "url": parent.get("url"),
-                "author": self.full_handle(parent["account"]["acct"], snap) if parent else None,
+                "url": parent.get("url") or (f"{origin}/@{acct}/{s['in_reply_to_id']}" if acct else None),
+                "author": self.full_handle(acct, snap) if acct else None,
             }
         account = s.get("account") or {}
         quoted = dom.dig(s, "quote", "quoted_status")
@@ -252,12 +294,7 @@ class MastodonAdapter(Adapter):
             "post",
             s.get("url") or s.get("uri") or snap.final_url,
             id=str(s["id"]),
-            author={
-                "handle": self.full_handle(account["acct"], snap) if account.get("acct") else None,
-                "name": account.get("display_name") or None,
-                "url": account.get("url"),
-                "id": str(account["id"]) if account.get("id") else None,
-            },
+            author=self._ref(account, snap) if account.get("acct") else {},
             title=s.get("spoiler_text") or None,  # a content warning is the post's subject line
             text=text,
             language=s.get("language"),
@@ -330,7 +367,14 @@ class MastodonAdapter(Adapter):
                     author={
                         "handle": self.full_handle(acct, snap) if acct else None,
                         "name": dom.text_of(st.select_one(SEL["status_name"])),
+                        "avatar": dom.absolute(
+                            base, dom.attr(st.select_one(SEL["status_avatar"]), "src")
+                        ),
                     },
+                    actions=[
+                        (dom.attr(b, "aria-label") or "").lower()
+                        for b in st.select(SEL["actions"])
+                    ],
                     text=text,
                     published_at=iso_utc(dom.attr(time, "datetime")),
                     hashtags=dom.hashtags_in(text),

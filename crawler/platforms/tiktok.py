@@ -25,7 +25,7 @@ STATUS_WORDS = {10204: "video unavailable", 10221: "account not found", 10222: "
 
 class TikTokAdapter(Adapter):
     platform = "tiktok"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://www.tiktok.com"
     aliases = ("https://m.tiktok.com",)
     profile_path = "/@{handle}"
@@ -146,6 +146,7 @@ class TikTokAdapter(Adapter):
                 "name": author.get("nickname"),
                 "id": author.get("id"),
                 "url": f"{self.base_url}/@{handle}",
+                "avatar": author.get("avatarThumb") or author.get("avatarMedium"),
             },  # fmt: skip
             text=text,
             published_at=iso_utc(it.get("createTime")),
@@ -187,6 +188,7 @@ class TikTokAdapter(Adapter):
                 "name": user.get("nickname"),
                 "id": user.get("uid"),
                 "url": f"{self.base_url}/@{user['unique_id']}" if user.get("unique_id") else None,
+                "avatar": (dom.dig(user, "avatar_thumb", "url_list") or [None])[0],
             },  # fmt: skip
             text=c.get("text"),
             published_at=iso_utc(c.get("create_time")),

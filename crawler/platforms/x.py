@@ -38,7 +38,7 @@ NO_TEXT = frozenset()  # tweet text is pre-wrap with inline <div>s around mentio
 
 class XAdapter(Adapter):
     platform = "x"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://x.com"
     aliases = ("https://twitter.com", "https://mobile.twitter.com", "https://mobile.x.com")
     profile_path = "/{handle}"
@@ -58,8 +58,20 @@ class XAdapter(Adapter):
         "re:These (posts|Tweets) are protected",
     )
     rate_limited = ("re:Rate limit exceeded",)
-    content = {"profile": ('[data-testid="UserName"]',), "post": (SEL["tweet"],)}
+    content = {
+        "profile": ('[data-testid="UserName"]',),
+        "post": (SEL["tweet"],),
+        "context": (SEL["tweet"],),
+        "timeline": ('[data-testid="UserName"]', '[data-testid="searchResults"]'),
+        "received": ('[data-testid="searchResults"]', SEL["tweet"]),
+    }
     api_pattern = r"/i/api/(graphql|1\.1|2)/"
+    replies_path = "/{handle}/with_replies"
+    # X's search shows posts mentioning the account, and its older posts by date, to
+    # logged-in visitors only
+    received_paths = ("/search?q=%40{handle}&src=typed_query&f=live",)
+    received_needs_login = True
+    backfill_path = "/search?q=from%3A{handle}%20until%3A{until}&src=typed_query&f=live"
 
     # -- extraction -----------------------------------------------------------------------
     def read(self, snap: PageSnapshot) -> list[dict[str, Any]]:
@@ -164,6 +176,8 @@ class XAdapter(Adapter):
                 "name": name,
                 "id": user.get("rest_id"),
                 "url": f"{self.base_url}/{handle}" if handle else None,
+                "avatar": dom.dig(user, "legacy", "profile_image_url_https")
+                or dom.dig(user, "avatar", "image_url"),
             },  # fmt: skip
             text=text,
             language=legacy.get("lang"),
@@ -285,12 +299,18 @@ class XAdapter(Adapter):
                 mentions.append({"handle": shown[1:], "url": dom.absolute(base, href)})
             elif not shown.startswith("#"):
                 links.append({"url": shown if shown.startswith("http") else href, "text": shown})
+        avatar = art.select_one('[data-testid="Tweet-User-Avatar"] img')
         obj = self.new_object(
             snap,
             "post",
             self.post_url(m.group("handle"), m.group("id")),
             id=m.group("id"),
-            author={"handle": m.group("handle"), "name": dom.text_of(name, NO_TEXT)},
+            author={"handle": m.group("handle"), "name": dom.text_of(name, NO_TEXT),
+                    "avatar": dom.absolute(base, dom.attr(avatar, "src"))},  # fmt: skip
+            actions=[
+                (dom.attr(b, "aria-label") or "").rstrip(".").split(". ")[-1].lower()
+                for b in art.select('[role="group"] [data-testid][aria-label]')
+            ],
             text=text,
             language=dom.attr(text_el, "lang"),
             published_at=iso_utc(dom.attr(time, "datetime")),

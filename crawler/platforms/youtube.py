@@ -33,7 +33,7 @@ LIKES_LABEL = re.compile(r"along with ([\d.,\s]+) other", re.I)
 
 class YouTubeAdapter(Adapter):
     platform = "youtube"
-    version = "1.0"
+    version = "1.1"  # 1.1: account photos, actions, stories, follow lists, replies elsewhere (issue 16)
     default_base_url = "https://www.youtube.com"
     aliases = ("https://m.youtube.com", "https://youtube.com")
     profile_path = "/@{handle}"
@@ -367,6 +367,7 @@ class YouTubeAdapter(Adapter):
                 "url": self.base_url + b
                 if (b := dom.dig(c, "authorEndpoint", "browseEndpoint", "canonicalBaseUrl"))
                 else None,
+                "avatar": dom.dig(c, "authorThumbnail", "thumbnails", 0, "url"),
             },  # fmt: skip
             text=dom.runs_text(c.get("contentText")),
             published_text=dom.runs_text(c.get("publishedTimeText")),
@@ -390,7 +391,8 @@ class YouTubeAdapter(Adapter):
             "post",
             f"{self.post_url('', video_id)}&lc={props.get('commentId')}",
             id=props.get("commentId"),
-            author={"handle": author or None, "id": dom.dig(e, "author", "channelId")},
+            author={"handle": author or None, "id": dom.dig(e, "author", "channelId"),
+                    "avatar": dom.dig(e, "author", "avatarThumbnailUrl")},  # fmt: skip
             text=text,
             published_text=props.get("publishedTime"),
             hashtags=dom.hashtags_in(text),

@@ -26,6 +26,10 @@ PROFILES = [
     ("youtube", "https://www.youtube.com/@rijksoverheid/videos", "https://www.youtube.com/@rijksoverheid"),
     ("youtube", "UCabcdefghijklmnopqrstuv", "https://www.youtube.com/channel/UCabcdefghijklmnopqrstuv"),
     ("tiktok", "@rijksoverheid", "https://www.tiktok.com/@rijksoverheid"),
+    ("snapchat", "rijksoverheid", "https://www.snapchat.com/add/rijksoverheid"),
+    ("snapchat", "@rijksoverheid", "https://www.snapchat.com/add/rijksoverheid"),
+    ("snapchat", "https://www.snapchat.com/add/rijksoverheid", "https://www.snapchat.com/add/rijksoverheid"),
+    ("snapchat", "https://www.snapchat.com/@rijksoverheid", "https://www.snapchat.com/add/rijksoverheid"),
     ("generic", "https://www.rijksoverheid.nl/nieuws", "https://www.rijksoverheid.nl/nieuws"),
 ]  # fmt: skip
 
@@ -112,6 +116,7 @@ def test_registry() -> None:
         "mastodon",
         "youtube",
         "tiktok",
+        "snapchat",
         "generic",
     }
     for name, cls in ADAPTERS.items():

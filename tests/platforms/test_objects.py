@@ -48,6 +48,34 @@ def test_minimal_objects_validate_in_both_validators() -> None:
         assert validate_object(obj).to_dict() == obj  # a stored line reads back unchanged
 
 
+def test_version_1_objects_are_still_read_and_upgrade_to_version_2() -> None:
+    """Objects stored before version 2 validate as they are; upgrade() gives the current form
+    with the new fields empty (nothing guessed)."""
+    from bewaar.objects import SCHEMA_VERSION, upgrade
+
+    v1 = {**BASE, "type": "post", "id": "1", "author": {"handle": "a", "name": "A"},
+          "counts": {"reactions": 3}}  # fmt: skip
+    assert validate_object(v1).to_dict()["schema"] == 1
+    Draft202012Validator(json_schema()).validate(validate_object(v1).to_dict())
+    new = upgrade(v1)
+    assert SCHEMA_VERSION == 2 and new["schema"] == 2
+    assert new["reactions"] == {} and new["recipient"] is None and new["author"]["avatar"] is None
+    assert new["account_type"] is None and new["source"] is None and new["out_of_scope"] is None
+    full = {**BASE, "schema": 2, "type": "post", "id": "2", "account_type": "hybrid", "source": "browser",
+            "author": {"handle": "a", "avatar": "https://x/a.png", "avatar_digest": "sha256:AAAA"},
+            "recipient": {"handle": "b"}, "reactions": {"like": 3, "love": 1}, "actions": ["reply", "like"],
+            "story": True, "expires_at": "2024-05-08T07:30:00Z",
+            "out_of_scope": {"rule": "hashtag:x", "matched": "#X"}}  # fmt: skip
+    Draft202012Validator(json_schema()).validate(validate_object(full).to_dict())
+    profile = {**BASE, "schema": 2, "type": "profile", "handle": "a", "relations": [
+        {"type": "follower", "account": {"handle": "b"}, "since": None, "first_seen": "2024-05-07T07:30:00Z"}]}  # fmt: skip
+    Draft202012Validator(json_schema()).validate(validate_object(profile).to_dict())
+    with pytest.raises(ValidationError):
+        validate_object({**full, "reactions": {"Like!": 1}})
+    with pytest.raises(ValidationError):
+        validate_object({**profile, "relations": [{"type": "friend", "account": {}}]})
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -203,7 +203,7 @@ def test_replay_server_in_process_survives_pywb_output(replay_root_server: tuple
         assert resp.status == 200
     assert server.proc is not None and server.proc.poll() is None
     # the output was really read: the last lines name the last requests
-    assert any("%2F399%2F" in line for line in server.last_errors), list(server.last_errors)[-3:]
+    assert any("%2F399%2F" in line for line in server.output), list(server.output)[-3:]
 
 
 @pytest.fixture(scope="module")

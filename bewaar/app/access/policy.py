@@ -121,11 +121,13 @@ def _with_replies(con: sqlite3.Connection, posts: set[int]) -> set[int]:
 def _replies_by_others(
     con: sqlite3.Connection, accounts: set[int] | None = None, among: set[int] | None = None
 ) -> set[int]:
-    """Replies whose author is not the account itself; within `accounts` and `among`."""
+    """Replies whose author is not the account itself, and others' posts kept for their
+    relation to it (mentioning it, or answered by it: catalog schema 3); within `accounts` and
+    `among`."""
     out = set()
     for pid, author, handle, account in con.execute(
         "SELECT p.id, p.author, a.handle, p.account FROM posts p JOIN accounts a ON a.id = p.account"
-        " WHERE p.reply_to IS NOT NULL"
+        " WHERE p.reply_to IS NOT NULL OR p.relation IN ('received', 'context')"
     ):
         if accounts is not None and account not in accounts:
             continue

@@ -12,6 +12,8 @@ Pages (server-rendered; the small script only adds keyboard shortcuts):
   /_overview/post/ID          one post: its versions, diffs, re-checks, each replayable
   /_overview/account/ID       one account: profile versions, crawls, changes
   /_overview/static/NAME      the CSS and script (no external CDN: the archive is offline)
+  /_overview/export?...       the current search result as a ZIP of an export (bewaar export:
+                              WACZ, PDF/A, HTML, XML, EML), selected with the same filter
 """
 
 from __future__ import annotations
@@ -47,7 +49,26 @@ CHANGE_LABELS = {
     "counts": "counts changed",
 }
 
+RELATION_LABELS = {
+    "own": "its own posts",
+    "own_reply": "its replies in others' threads",
+    "comment": "replies and comments by others",
+    "context": "posts it replied to (thread context)",
+    "received": "posts mentioning or tagging it",
+    "story": "stories (temporary content)",
+}
+
 StartResponse = Callable[..., Any]
+
+
+def _admin() -> Any:
+    from bewaar.app.access.store import User
+
+    return User("", "admin")
+
+
+_ADMIN = _admin()
+EXPORT_FORMATS = ("wacz", "pdf", "html", "xml", "eml")
 
 
 class NotFound(Exception):
@@ -151,13 +172,16 @@ class OverviewApp:
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")[len(self.prefix) :] or "/"
-        params = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        params = {k: v[-1] for k, v in query.items()}
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return self._send(start_response, "405 Method Not Allowed", b"GET only", "text/plain")
         user = environ.get("bewaar.user")
         try:
             if path.startswith("/static/"):
                 return self._static(start_response, path[len("/static/") :])
+            if path == "/export":
+                return self.export(environ, start_response, query)
             if path in ("/", ""):
                 body = self.index(params, user)
             elif m := re.fullmatch(r"/post/(\d{1,19})", path):
@@ -259,7 +283,10 @@ class OverviewApp:
         return self.render(
             "index.html", user, accounts=accounts, posts=posts, f=f, errors=errors, qa=qa,
             platforms=platforms, change_types=POST_CHANGES, totals=totals, nav=nav,
-            filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to")),
+            filtered=any(base.get(k) for k in ("q", "account", "platform", "change", "from", "to", "relation", "scope")),
+            relation_labels=RELATION_LABELS,
+            export_params=sorted(base.items()), export_formats=EXPORT_FORMATS,
+            may_export=self.may_export(user),
         )  # fmt: skip
 
     def _filters(
@@ -274,7 +301,12 @@ class OverviewApp:
             "account": None, "platform": None, "change": None,
             "from": None, "to": None, "date_of": "published",
             "replies": params.get("replies") == "1", "page": 1,
+            "relation": None, "scope": "all",
         }  # fmt: skip
+        if params.get("relation") in cq.RELATIONS:
+            f["relation"] = params["relation"]
+        if params.get("scope") in cq.SCOPES:
+            f["scope"] = params["scope"]
         if params.get("account"):
             ids = {str(a["id"]) for a in accounts}
             if params["account"] in ids:
@@ -306,7 +338,7 @@ class OverviewApp:
         return cq.PostFilter(
             q=f["q"], account=f["account"], platform=f["platform"], change=f["change"],
             date_from=f["from"], date_to=f["to"], date_of=f["date_of"], replies=f["replies"],
-            page=f["page"],
+            page=f["page"], relation=f["relation"], scope=f["scope"],
         )  # fmt: skip
 
     def post(self, post_id: int, user: Any = None) -> str:
@@ -328,4 +360,83 @@ class OverviewApp:
             con.close()
         if found is None:
             raise NotFound(account_id)
-        return self.render("account.html", user, **found)
+        return self.render("account.html", user, relation_labels=RELATION_LABELS, **found)
+
+    # -- export of a search result ------------------------------------------------------
+    def may_export(self, user: Any) -> bool:
+        """With access control on, exports are made by archivists (and admins); in open mode
+        (no users, loopback) by whoever uses the overview. Either way an export holds only what
+        the requesting user may see (bewaar/app/export/restrictions.py)."""
+        if self.access is None or self.access.mode == "open":
+            return True
+        return user is not None and user.role in ("archivist", "admin")
+
+    def export(self, environ: dict[str, Any], start_response: StartResponse, query: dict[str, list[str]]) -> Any:
+        """The search result (every page of it) exported in the chosen formats, as a ZIP."""
+        import shutil
+        import tempfile
+        import zipfile
+
+        from bewaar.app.export.restrictions import ViewAccess
+        from bewaar.app.export.run import run_export
+        from bewaar.app.export.selection import Request
+        from bewaar.errors import BewaarError
+
+        user = environ.get("bewaar.user")
+        if not self.may_export(user):
+            self._audit("export", user, "overview", "403")
+            body = self.render("message.html", user, title="Not allowed",
+                               message="Exports are made by archivists: sign in as one.")  # fmt: skip
+            return self._send(start_response, "403 Forbidden", body)
+        params = {k: v[-1] for k, v in query.items()}
+        formats = [f for f in EXPORT_FORMATS if f in query.get("format", [])]
+        if not formats:
+            body = self.render("message.html", user, title="Nothing to export", message="Choose at least one format.")
+            return self._send(start_response, "400 Bad Request", body)
+        con = self.connect()
+        try:
+            view = self.view(user, con)
+            accounts = cq.accounts_summary(con, view)
+            reasons = dict(self.view(_ADMIN, con).marks) if self.access is not None else {}
+        finally:
+            con.close()
+        f, _errors = self._filters(params, accounts)
+        req = Request(filter=self.post_filter(f), with_replies=params.get("with_replies") == "1",
+                      requested_by=getattr(user, "name", "") or "")  # fmt: skip
+        tmp = Path(tempfile.mkdtemp(prefix="bewaar-export-"))
+        try:
+            outcome = run_export(self.catalog.parent, req, formats, tmp / "export", access=ViewAccess(view, reasons),
+                                 title="Export from the overview", progress=lambda _line: None)  # fmt: skip
+            self._audit("export", user, "overview", "ok", items=outcome.items, left_out=outcome.left_out,
+                        redacted=outcome.redacted, formats=formats, query=urlencode(params))  # fmt: skip
+            archive = tmp / "export.zip"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                for path in sorted((tmp / "export").rglob("*")):
+                    if path.is_file():
+                        stored = path.suffix in (".wacz", ".pdf", ".png", ".jpg", ".mp4", ".webm", ".gz")
+                        z.write(path, path.relative_to(tmp / "export").as_posix(),
+                                compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)  # fmt: skip
+        except BewaarError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            self._audit("export", user, "overview", "failed", error=str(e)[:200])
+            body = self.render("message.html", user, title="Export not made", message=str(e))
+            return self._send(start_response, "400 Bad Request", body)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        size = archive.stat().st_size
+        start_response("200 OK", [
+            ("Content-Type", "application/zip"), ("Content-Length", str(size)),
+            ("Content-Disposition", 'attachment; filename="bewaar-export.zip"'),
+            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+        ])  # fmt: skip
+
+        def stream() -> Any:
+            try:
+                with archive.open("rb") as fh:
+                    while chunk := fh.read(1024 * 1024):
+                        yield chunk
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+        return stream()

@@ -96,14 +96,23 @@ class WebServer:
         self.port = int(self._server.effective_port)
         if hasattr(self.app, "own_port"):
             self.app.own_port = self.port
-        self._thread = threading.Thread(target=self._server.run, name="bewaar-web", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="bewaar-web", daemon=True)
         self._thread.start()
         return self.url
 
+    def _serve(self) -> None:
+        server = self._server
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if self._server is server:  # not closed by stop(): a real failure
+                raise
+            # closed under its own loop by stop(): waitress's loop ends with a closed socket
+
     def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            self._server = None
+            server, self._server = self._server, None
+            server.close()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None

@@ -1,4 +1,4 @@
-"""The seven platform fixture sites, by platform name."""
+"""The eight platform fixture sites, by platform name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from bewaar.sites.platforms.fixture import PlatformSite
 from bewaar.sites.platforms.instagram import InstagramSite
 from bewaar.sites.platforms.linkedin import LinkedInSite
 from bewaar.sites.platforms.mastodon import MastodonSite
+from bewaar.sites.platforms.snapchat import SnapchatSite
 from bewaar.sites.platforms.tiktok import TikTokSite
 from bewaar.sites.platforms.x import XSite
 from bewaar.sites.platforms.youtube import YouTubeSite
@@ -21,5 +22,6 @@ SITES: dict[str, type[PlatformSite]] = {
         MastodonSite,
         YouTubeSite,
         TikTokSite,
+        SnapchatSite,
     )
 }

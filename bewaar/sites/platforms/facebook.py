@@ -11,6 +11,9 @@
 - Overlays: the cookie dialog (buttons with aria-label "Decline optional cookies" /
   "Allow all cookies") and, after scrolling, a "See more on Facebook" login dialog with a
   Close button.
+- Reactions per type in the toolbar's aria-labels ("Like: 1K people", "Love: 185 people").
+- /stories/HANDLE/ and /stories/HANDLE/ID/: the story viewer, for logged-in visitors only;
+  the bucket's items (creation_time, expiration_time) in the page's script data.
 - login_wall: "You must log in to continue." page (redirect to /login/?next=);
   rate_limited: 429 "You're Temporarily Blocked"; a deleted post: "This content isn't available".
 """
@@ -27,7 +30,15 @@ from urllib.parse import parse_qs, quote
 
 from bewaar.sites.httpserver import FixtureServer, Request, Response
 from bewaar.sites.media import png, video
-from bewaar.sites.platforms.fixture import PlatformSite, Post, render_text, segments, with_headers
+from bewaar.sites.platforms.fixture import (
+    SESSION_COOKIE,
+    PlatformSite,
+    Post,
+    default_stories,
+    render_text,
+    segments,
+    with_headers,
+)
 
 SEE_MORE_AT = 60  # characters shown before "See more"
 FIRST_COMMENTS = 2
@@ -71,6 +82,10 @@ def shown_date(iso: str) -> str:
     return f"{d.day} {d:%B}"
 
 
+def ts(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
 def pfbid(post_id: str) -> str:
     return "pfbid0" + hashlib.sha256(post_id.encode()).hexdigest()[:24]
 
@@ -81,6 +96,17 @@ class FacebookSite(PlatformSite):
 
     def __init__(self) -> None:
         super().__init__()
+        a = self.account
+        # the Page answers in its own comments
+        self.posts[1].replies.append(Post(
+            id="900009", author=a.handle, author_name=a.name, reply_to=self.posts[1].id,
+            text="Dank voor alle reacties! Het antwoord op de DigiD-vraag staat in de FAQ.",
+            published="2024-05-06T20:00:00Z", likes=9,
+        ))  # fmt: skip
+        for p in self.posts:
+            like, love, care = p.likes - p.likes * 15 // 100 - p.likes * 5 // 100, p.likes * 15 // 100, p.likes * 5 // 100
+            p.reactions = {k: v for k, v in (("like", like), ("love", love), ("care", care)) if v}
+        self.stories = default_stories()
         for p in self.all_posts():
             if not p.reply_to:
                 p.id = pfbid(p.id)
@@ -201,8 +227,30 @@ class FacebookSite(PlatformSite):
 <h2><strong><a href="/{a.handle}" role="link"><span>{html.escape(a.name)}</span></a></strong></h2>
 <span><a href="/{a.handle}/posts/{p.id}" role="link" aria-label="{shown_date(p.published)}"><span>{shown_date(p.published)}</span></a> · <svg aria-label="Shared with Public" role="img"></svg></span>
 <div data-ad-comet-preview="message" data-ad-preview="message" id="{p.id}-msg">{self.message(p)}</div>{self.media(p)}
-<div class="x6s0dn4"><span aria-label="See who reacted to this" role="toolbar"></span><span class="x1e558r4">{fb_short(p.likes)}</span>
+<div class="x6s0dn4"><span aria-label="See who reacted to this" role="toolbar">{self.reaction_icons(p)}</span><span class="x1e558r4">{fb_short(p.likes)}</span>
 <div role="button" tabindex="0"><span>{len(p.replies)} comments</span></div><div role="button" tabindex="0"><span>{p.reposts} shares</span></div></div>{comments}</div>"""
+
+    def reaction_icons(self, p: Post) -> str:
+        return "".join(
+            f'<span><div aria-label="{kind.title()}: {fb_short(n)} {"person" if n == 1 else "people"}" role="button">'
+            f'<img alt="" height="18" src="data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22/%3E" width="18"></div></span>'
+            for kind, n in sorted(p.reactions.items(), key=lambda kv: -kv[1])
+        )
+
+    def story_url(self, st: Any) -> str:
+        return f"{self.base_url}/stories/{self.account.handle}/{st.id}/"
+
+    def story_html(self, current: Any) -> str:
+        a, base = self.account, self.base_url
+        media = (f'<video src="{base}/v/t42.1790-2/story-{current.id}_n.mp4" playsinline preload="auto"></video>'
+                 if current.video else f'<img alt="{html.escape(current.text)}" src="{base}/v/t39.30808-6/story-{current.id}.png">')
+        nav = "".join(
+            f'<a href="/{a.handle}/../stories/{a.handle}/{st.id}/" aria-label="Story {i} of {len(self.stories)}" role="link"></a>'
+            for i, st in enumerate(self.stories, 1)
+        ).replace(f"/{a.handle}/../", "/")
+        return (f'<div data-pagelet="Stories"><div class="story-viewer" data-story-id="{current.id}">'
+                f'<a href="/{a.handle}" role="link"><svg aria-label="{html.escape(a.name)}" role="img"><image xlink:href="{base}/v/t39.30808-1/{a.handle}-avatar.png"></image></svg>'
+                f'<span>{html.escape(a.name)}</span></a><span>5h</span>{media}</div><nav>{nav}</nav></div>')  # fmt: skip
 
     def profile_html(self) -> str:
         a, base = self.account, self.base_url
@@ -244,6 +292,18 @@ class FacebookSite(PlatformSite):
             if (g := site.gate(req)) is not None:
                 return g
             return page(f"{site.account.name} | Facebook", site.profile_html())
+
+        @server.route("GET", r"/stories/(?P<handle>[\w.]+)/(?:(?P<id>\d+)/?)?")
+        def stories(req: Request, m: re.Match[str]) -> Response:
+            if site.mode == "rate_limited":
+                return site.rate_limited_page(req)
+            if f"{SESSION_COOKIE}=" not in req.headers.get("cookie", ""):
+                return Response.redirect("/login/?next=" + quote(site.base_url + req.path, safe=""), 302)
+            current = next((st for st in site.stories if st.id == m.group("id")), site.stories[0])
+            data = {"stories": [{"id": st.id, "creation_time": ts(st.published),
+                                 "expiration_time": ts(st.expires)} for st in site.stories],
+                    "current": current.id}  # fmt: skip
+            return page("Stories | Facebook", site.story_html(current), data)
 
         @server.route("GET", r"/(?P<handle>[\w.]+)/posts/(?P<id>[\w]+)/?")
         def post(req: Request, m: re.Match[str]) -> Response:

@@ -62,6 +62,7 @@ class Post:
     reply_to: str | None = None
     replies: list[Post] = field(default_factory=list)
     deleted: bool = False
+    reactions: dict[str, int] = field(default_factory=dict)  # per type, where a platform shows it
 
     @property
     def hashtags(self) -> list[str]:
@@ -77,6 +78,80 @@ class Post:
 
     def photo_names(self) -> list[str]:
         return [f"{self.id}-{i}" for i in range(1, self.photos + 1)]
+
+
+@dataclass
+class Story:
+    """A story item: up for a day, then gone."""
+
+    id: str
+    published: str  # ISO 8601 UTC
+    expires: str
+    video: bool = False
+    text: str = ""
+
+
+@dataclass
+class Person:
+    """An account in a follower or following list."""
+
+    handle: str
+    name: str
+    since: str | None = None  # the platform's date of the relation, where it shows one
+
+
+def default_threads(handle: str = "MinBZK") -> list[Post]:
+    """Others' posts the account answered: its replies in their threads."""
+    return [
+        Post(
+            id="1790000000000000102", author="burger_anna", author_name="Anna Burger",
+            text=f"Hoe vraag ik een nieuw paspoort aan? @{handle}",
+            published="2024-05-06T08:00:00Z", likes=3,
+            replies=[Post(
+                id="1790000000000000103", author=handle, reply_to="1790000000000000102",
+                text="@burger_anna Dat kan bij uw gemeente: https://www.rijksoverheid.example/paspoort",
+                published="2024-05-06T09:00:00Z", likes=12,
+            )],
+        ),
+        Post(
+            id="1790000000000000104", author="gemeente_x", author_name="Gemeente X",
+            text="Wij starten vandaag met de pilot digitale identiteit 🎉 #DigiD",
+            published="2024-05-05T07:00:00Z", likes=40,
+            replies=[Post(
+                id="1790000000000000105", author=handle, reply_to="1790000000000000104",
+                text="@gemeente_x Mooi! Veel succes met de pilot 👏",
+                published="2024-05-05T08:30:00Z", likes=8,
+            )],
+        ),
+    ]  # fmt: skip
+
+
+def default_mentions(handle: str = "MinBZK") -> list[Post]:
+    """Public posts by others that mention the account."""
+    return [
+        Post(id=f"17900000000000002{i:02d}", author=who, author_name=who.replace("_", " ").title(),
+             text=text.format(h=handle), published=f"2024-05-0{7 - i}T12:00:00Z", likes=i)
+        for i, (who, text) in enumerate([
+            ("journalist_j", "Vraag aan @{h}: wanneer verschijnt het rapport?"),
+            ("burger_bert", "Goed nieuws van @{h} over open data 👍"),
+            ("raadslid_r", "@{h} dank voor het werkbezoek!"),
+        ])
+    ]  # fmt: skip
+
+
+def default_stories() -> list[Story]:
+    return [
+        Story("3300000000000000001", "2024-05-07T06:00:00Z", "2024-05-08T06:00:00Z",
+              text="Vandaag: Digitaliseringsweek ☀️"),
+        Story("3300000000000000002", "2024-05-07T09:30:00Z", "2024-05-08T09:30:00Z", video=True,
+              text="Live vanaf het podium"),
+        Story("3300000000000000003", "2024-05-07T14:00:00Z", "2024-05-08T14:00:00Z",
+              text="Tot morgen! 👋"),
+    ]  # fmt: skip
+
+
+def default_people(prefix: str, n: int) -> list[Person]:
+    return [Person(f"{prefix}_{i:03d}", f"{prefix.title()} {i}") for i in range(1, n + 1)]
 
 
 def segments(text: str) -> list[tuple[str, str]]:
@@ -267,6 +342,12 @@ class PlatformSite(Expectations):
             p.author = p.author or self.account.handle
             p.author_name = p.author_name or self.account.name
         self.mode = "normal"
+        # the account's wider context (issue 16); platforms that show it fill these
+        self.threads: list[Post] = []  # others' posts; their replies are the account's
+        self.mentions: list[Post] = []  # others' posts mentioning the account
+        self.stories: list[Story] = []
+        self.followers: list[Person] = []
+        self.following: list[Person] = []
         self.server = FixtureServer()
         self.routes(self.server)
 
@@ -289,10 +370,18 @@ class PlatformSite(Expectations):
         self.mode = mode
 
     def post(self, post_id: str) -> Post:
-        for p in self.all_posts():
+        for p in self.all_posts() + self.context_posts():
             if p.id == post_id:
                 return p
         raise KeyError(post_id)
+
+    def context_posts(self) -> list[Post]:
+        """Others' threads with the account's replies, and posts mentioning it."""
+        return [q for p in self.threads for q in (p, *p.replies)] + self.mentions
+
+    def own_replies(self) -> list[Post]:
+        """The account's replies in others' threads, newest first."""
+        return sorted((r for t in self.threads for r in t.replies), key=lambda r: r.published, reverse=True)
 
     def all_posts(self) -> list[Post]:
         return [q for p in self.posts for q in (p, *p.replies)]

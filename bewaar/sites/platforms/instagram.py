@@ -9,6 +9,9 @@
   "Load more comments" fetches the rest from /graphql/query/?query_hash=...&variables=...
 - Overlays: a cookie dialog ("Decline optional cookies") on every page and, after scrolling,
   a "Log in" nag dialog with a Close button.
+- /stories/HANDLE/ and /stories/HANDLE/PK/: the story viewer, for logged-in visitors only
+  (others go to the login page); items from /api/v1/feed/reels_media/?reel_ids=ID (taken_at,
+  expiring_at, image_versions2 / video_versions), each item its own URL.
 - login_wall: redirect to /accounts/login/?next=...; rate_limited: 429 "Please wait a few
   minutes"; a deleted post: "Sorry, this page isn't available."
 """
@@ -26,7 +29,14 @@ from urllib.parse import quote
 
 from bewaar.sites.httpserver import FixtureServer, Request, Response
 from bewaar.sites.media import png, video
-from bewaar.sites.platforms.fixture import PlatformSite, Post, with_headers
+from bewaar.sites.platforms.fixture import (
+    SESSION_COOKIE,
+    PlatformSite,
+    Post,
+    Story,
+    default_stories,
+    with_headers,
+)
 
 APP_ID = "936619743392459"
 FIRST_COMMENTS = 2
@@ -83,12 +93,37 @@ class InstagramSite(PlatformSite):
                 p.reply_to = next(q.id for q in self.posts if p in q.replies)
                 p.id = "17" + p.id + "5" * 9
 
+        self.stories = default_stories()
+
     @property
     def handle_in_seed(self) -> str:  # type: ignore[override]
         return self.account.handle
 
     def post_page_url(self, post: Post) -> str:
         return f"{self.base_url}/{'reel' if post.video else 'p'}/{post.id}/"
+
+    def story_url(self, st: Story) -> str:
+        return f"{self.base_url}/stories/{self.account.handle}/{st.id}/"
+
+    def story_json(self, st: Story) -> dict[str, Any]:
+        base, a = self.base_url, self.account
+        item: dict[str, Any] = {
+            "pk": st.id,
+            "id": f"{st.id}_{a.id}",
+            "taken_at": ts(st.published),
+            "expiring_at": ts(st.expires),
+            "media_type": 2 if st.video else 1,
+            "image_versions2": {"candidates": [
+                {"url": f"{base}/v/t51/story-{st.id}.png", "width": 320, "height": 240}]},
+            "accessibility_caption": st.text,
+            "user": {"pk": a.id, "username": a.handle,
+                     "profile_pic_url": f"{base}/v/t51/{a.handle}-avatar-s150.png"},
+        }  # fmt: skip
+        if st.video:
+            item["video_versions"] = [{"type": 101, "url": f"{base}/o1/v/t16/story-{st.id}.mp4",
+                                       "width": 320, "height": 240}]  # fmt: skip
+            item["video_duration"] = 2.2
+        return item
 
     def expected_profile(self) -> dict[str, Any]:
         a = self.account
@@ -149,7 +184,8 @@ class InstagramSite(PlatformSite):
             "edge_liked_by": {"count": p.likes},
             "edge_media_preview_like": {"count": p.likes},
             "edge_media_to_comment": {"count": len(p.replies)},
-            "owner": {"id": self.account.id, "username": self.account.handle},
+            "owner": {"id": self.account.id, "username": self.account.handle,
+                      "profile_pic_url": f"{self.base_url}/v/t51/{self.account.handle}-avatar-s150.png"},
             "location": {"id": "2135", "name": p.location, "slug": p.location.lower()}
             if p.location
             else None,
@@ -286,6 +322,25 @@ class InstagramSite(PlatformSite):
                 },
             )
 
+        @server.route("GET", r"/stories/(?P<user>[\w.]+)/(?:(?P<pk>\d+)/?)?")
+        def stories(req: Request, m: re.Match[str]) -> Response:
+            if site.mode == "rate_limited":
+                return site.rate_limited_page(req)
+            if f"{SESSION_COOKIE}=" not in req.headers.get("cookie", ""):
+                return Response.redirect("/accounts/login/?next=" + quote(req.path, safe=""), 302)
+            a = site.account
+            return site.shell("Stories • Instagram", {"entry_data": {"StoriesPage": [
+                {"user": {"id": a.id, "username": a.handle}, "pk": m.group("pk")}]}})  # fmt: skip
+
+        @server.route("GET", r"/api/v1/feed/reels_media/")
+        def reels_media(req: Request, m: re.Match[str]) -> Response:
+            if f"{SESSION_COOKIE}=" not in req.headers.get("cookie", ""):
+                return Response.json({"message": "login_required", "status": "fail"}, 401)
+            a = site.account
+            items = [site.story_json(st) for st in site.stories]
+            return Response.json({"reels": {a.id: {"id": a.id, "items": items, "user": {
+                "pk": a.id, "username": a.handle}}}, "status": "ok"})  # fmt: skip
+
         @server.route("GET", r"/accounts/login/")
         def login(req: Request, m: re.Match[str]) -> Response:
             return Response.html(LOGIN)
@@ -390,8 +445,19 @@ function postPage(m) {
         after = c.page_info.end_cursor; if (!c.page_info.has_next_page) b.closest('li').remove(); });
   });
 }
+function storyViewer(sp) {
+  fetch('/api/v1/feed/reels_media/?reel_ids=' + sp.user.id, {headers: {'X-IG-App-ID': '__APP_ID__'}}).then(r => r.json()).then(j => {
+    const items = j.reels[sp.user.id].items, cur = items.find(i => i.pk === sp.pk) || items[0];
+    const media = cur.video_versions ? `<video class="x1lliihq" playsinline preload="auto" src="${cur.video_versions[0].url}" poster="${cur.image_versions2.candidates[0].url}"></video>`
+      : `<img alt="${esc(cur.accessibility_caption || '')}" src="${cur.image_versions2.candidates[0].url}">`;
+    main.innerHTML = `<section class="story-viewer" data-pk="${cur.pk}"><header><img alt="" src="${cur.user.profile_pic_url}"><a href="/${sp.user.username}/">${esc(sp.user.username)}</a>
+      <time datetime="${new Date(cur.taken_at * 1000).toISOString()}">5h</time></header><div class="story-media">${media}</div>
+      <nav class="story-progress">${items.map((it, n) => `<a href="/stories/${sp.user.username}/${it.pk}/" aria-label="Story ${n + 1} of ${items.length}"${it === cur ? ' aria-current="true"' : ''}></a>`).join('')}</nav></section>`;
+  });
+}
 const sd = window._sharedData.entry_data;
-if (sd.PostPage) postPage(sd.PostPage[0].graphql.shortcode_media);
+if (sd.StoriesPage) storyViewer(sd.StoriesPage[0]);
+else if (sd.PostPage) postPage(sd.PostPage[0].graphql.shortcode_media);
 else if (sd.HttpErrorPage) main.innerHTML = `__UNAVAILABLE__`;
 else { const user = location.pathname.split('/')[1]; window.__user = user;
   fetch('/api/v1/users/web_profile_info/?username=' + encodeURIComponent(user), {headers: {'X-IG-App-ID': '__APP_ID__', 'X-Requested-With': 'XMLHttpRequest'}})

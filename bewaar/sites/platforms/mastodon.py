@@ -5,6 +5,9 @@
   4 chained by the Link header's max_id, loaded on scroll, plus ?pinned=true),
   /api/v1/statuses/:id and /api/v1/statuses/:id/context (ancestors/descendants).
 - A reply behind a content warning ("Show more" button), media: image, gifv (mp4), video, audio.
+- /@USER/with_replies: the account's posts and its replies in others' threads
+  (statuses?exclude_replies=false); /@USER/followers and /following: public follow lists from
+  /api/v1/accounts/:id/followers|following (pages of 40 chained by Link, loaded on scroll).
 - login_wall: pages redirect to /auth/sign_in, the API answers 401 (a server that requires
   login); rate_limited: 429 with Mastodon's JSON/HTML; a deleted status: 404 page and API 404.
 """
@@ -19,7 +22,15 @@ from typing import Any
 
 from bewaar.sites.httpserver import FixtureServer, Request, Response
 from bewaar.sites.media import video, wav
-from bewaar.sites.platforms.fixture import PlatformSite, Post, render_text, with_headers
+from bewaar.sites.platforms.fixture import (
+    Person,
+    PlatformSite,
+    Post,
+    default_people,
+    default_threads,
+    render_text,
+    with_headers,
+)
 
 DOMAIN = "social.example"
 PAGE = 4
@@ -69,6 +80,9 @@ class MastodonSite(PlatformSite):
                 p.author = "minbzk"
             p.text = p.text.replace("@MinBZK", "@minbzk")
         self.posts[1].audio = True
+        self.threads = default_threads("minbzk")
+        self.followers = default_people("volger", 70)
+        self.following = default_people("gevolgd", 12)
         self.spoilers = {self.posts[1].replies[3].id: "DigiD"}  # a reply behind a content warning
         self.pinned = {self.posts[2].id}
 
@@ -126,6 +140,20 @@ class MastodonSite(PlatformSite):
 
     def post_page_url(self, post: Post) -> str:
         return f"{self.base_url}/@{post.author}/{post.id}"
+
+    def person_json(self, p: Person) -> dict[str, Any]:
+        base = self.base_url
+        return {
+            "id": str(zlib.crc32(p.handle.encode())),
+            "username": p.handle,
+            "acct": p.handle,
+            "display_name": p.name,
+            "url": f"{base}/@{p.handle}",
+            "avatar": f"{base}/system/accounts/avatars/{p.handle}.png",
+            "note": "",
+            "fields": [],
+            "emojis": [],
+        }
 
     def login_wall_page(self, req: Request) -> Response:
         return Response.redirect("/auth/sign_in", 302)
@@ -232,7 +260,9 @@ class MastodonSite(PlatformSite):
             "id": p.id,
             "created_at": p.published.replace("Z", ".000Z"),
             "in_reply_to_id": p.reply_to,
-            "in_reply_to_account_id": self.account.id if p.reply_to else None,
+            "in_reply_to_account_id": self.account_json(self.post(p.reply_to).author)["id"]
+            if p.reply_to
+            else None,
             "sensitive": p.id in self.spoilers,
             "spoiler_text": self.spoilers.get(p.id, ""),
             "visibility": "public",
@@ -302,6 +332,27 @@ class MastodonSite(PlatformSite):
                 return Response.html(NOT_FOUND, 404)
             return shell(f"{site.account.name} (@{site.account.handle}@{DOMAIN}) - {DOMAIN}")
 
+        @server.route("GET", r"/@(?P<user>[\w.]+)/(?P<tab>with_replies|followers|following)")
+        def tab(req: Request, m: re.Match[str]) -> Response:
+            if (g := site.gate(req)) is not None:
+                return g
+            if m.group("user") != site.account.handle:
+                return Response.html(NOT_FOUND, 404)
+            return shell(f"{site.account.name} (@{site.account.handle}@{DOMAIN}) - {DOMAIN}")
+
+        @server.route("GET", r"/api/v1/accounts/(?P<id>\d+)/(?P<rel>followers|following)")
+        def follows(req: Request, m: re.Match[str]) -> Response:
+            if (g := api_gate(req)) is not None:
+                return g
+            people = site.followers if m.group("rel") == "followers" else site.following
+            start = int(req.arg("max_id") or 0)
+            page = people[start : start + int(req.arg("limit") or 40)]
+            resp = Response.json([site.person_json(p) for p in page])
+            if start + len(page) < len(people):
+                nxt = f"{site.base_url}/api/v1/accounts/{m.group('id')}/{m.group('rel')}?limit=40&max_id={start + len(page)}"
+                resp.headers.append(("Link", f'<{nxt}>; rel="next"'))
+            return resp
+
         @server.route("GET", r"/@(?P<user>[\w.]+)/(?P<id>\d+)")
         def status_page(req: Request, m: re.Match[str]) -> Response:
             if (g := site.gate(req)) is not None:
@@ -332,15 +383,19 @@ class MastodonSite(PlatformSite):
             if (g := api_gate(req)) is not None:
                 return g
             posts = site.visible_posts()
+            if req.arg("exclude_replies") == "false":  # the with-replies view
+                posts = sorted(posts + site.own_replies(), key=lambda p: p.published, reverse=True)
             if req.arg("pinned") == "true":
                 return Response.json([site.status_json(p) for p in posts if p.id in site.pinned])
             max_id = req.arg("max_id")
             if max_id:
-                posts = [p for p in posts if int(p.id) < int(max_id)]
+                after = next((i for i, p in enumerate(posts) if p.id == max_id), None)
+                posts = posts[after + 1 :] if after is not None else [p for p in posts if int(p.id) < int(max_id)]
             page = posts[: int(req.arg("limit") or PAGE)]
             headers = []
             if page and len(posts) > len(page):
-                nxt = f"{site.base_url}/api/v1/accounts/{m.group('id')}/statuses?exclude_replies=true&max_id={page[-1].id}"
+                excl = req.arg("exclude_replies") or "true"
+                nxt = f"{site.base_url}/api/v1/accounts/{m.group('id')}/statuses?exclude_replies={excl}&max_id={page[-1].id}"
                 headers.append(("Link", f'<{nxt}>; rel="next"'))
             resp = Response.json([site.status_json(p) for p in page])
             resp.headers.extend(headers)
@@ -456,13 +511,21 @@ const user = path[1].slice(1);
 root.innerHTML = '<div class="columns-area"><div class="column" role="region"><div class="scrollable"></div></div></div>';
 const col = root.querySelector('.scrollable');
 
-if (path.length === 2) {
+function person(a) {
+  return `<div class="account"><div class="account__wrapper"><a class="account__display-name" href="${a.url}"><div class="account__avatar-wrapper"><div class="account__avatar"><img src="${a.avatar}" alt=""></div></div><span class="display-name"><bdi><strong class="display-name__html">${esc(a.display_name)}</strong></bdi> <span class="display-name__account">@${esc(a.acct)}</span></span></a></div></div>`;
+}
+
+const tabName = path[2];
+if (path.length === 2 || ['with_replies', 'followers', 'following'].includes(tabName)) {
+  const follows = tabName === 'followers' || tabName === 'following';
   let next = null, loading = false;
   const more = () => { if (!next || loading) return; loading = true;
-    get(next).then(([list, link]) => { col.querySelector('.item-list').insertAdjacentHTML('beforeend', list.map(s => status(s)).join(''));
+    get(next).then(([list, link]) => { col.querySelector('.item-list').insertAdjacentHTML('beforeend', list.map(s => follows ? person(s) : status(s)).join(''));
       const m = link && link.match(/<([^>]+)>;\s*rel="next"/); next = m ? m[1] : null; loading = false; }).catch(fail); };
   get('/api/v1/accounts/lookup?acct=' + encodeURIComponent(user)).then(([a]) => {
-    col.innerHTML = header(a) + '<div class="account__section-headline"><a class="active" href="/@' + a.acct + '">Posts</a></div><div class="item-list" role="feed"></div>';
+    col.innerHTML = header(a) + '<div class="account__section-headline"><a' + (tabName ? '' : ' class="active"') + ' href="/@' + a.acct + '">Posts</a><a' + (tabName === 'with_replies' ? ' class="active"' : '') + ' href="/@' + a.acct + '/with_replies">Posts and replies</a></div><div class="item-list" role="feed"></div>';
+    if (follows) { next = '/api/v1/accounts/' + a.id + '/' + tabName + '?limit=40'; more(); return; }
+    if (tabName === 'with_replies') { next = '/api/v1/accounts/' + a.id + '/statuses?exclude_replies=false&limit=4'; more(); return; }
     return get('/api/v1/accounts/' + a.id + '/statuses?pinned=true').then(([pins]) => {
       col.querySelector('.item-list').insertAdjacentHTML('beforeend', pins.map(s => status(s).replace('<div class="status__info">', '<div class="status__prepend">Pinned post</div><div class="status__info">')).join(''));
       next = '/api/v1/accounts/' + a.id + '/statuses?exclude_replies=true&limit=4'; more();

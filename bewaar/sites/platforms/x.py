@@ -9,6 +9,10 @@
   shown URL split into hidden and visible spans, as X does.
 - Overlays: a cookie BottomBar and, after scrolling, a login sheetDialog that locks scrolling
   until its close button is clicked.
+- /HANDLE/with_replies: UserTweetsAndReplies (the account's posts and its replies in others'
+  threads). /search?q=…: SearchTimeline, for logged-in visitors only (X sends others to the
+  login flow): "@HANDLE" finds posts mentioning the account, "from:HANDLE until:YYYY-MM-DD"
+  its posts before a day, older ones included (the profile timeline stops at ARCHIVE_CUTOFF).
 - login_wall: the app redirects to /i/flow/login; rate_limited: the API answers 429 (the page
   itself is 200 and says "Something went wrong"); a deleted post: "this page doesn't exist".
 """
@@ -23,12 +27,21 @@ from typing import Any
 
 from bewaar.sites.httpserver import FixtureServer, Request, Response
 from bewaar.sites.media import hls_master_playlist, hls_media_playlist, video
-from bewaar.sites.platforms.fixture import PlatformSite, Post, segments, with_headers
+from bewaar.sites.platforms.fixture import (
+    SESSION_COOKIE,
+    PlatformSite,
+    Post,
+    default_mentions,
+    default_threads,
+    segments,
+    with_headers,
+)
 
 PAGE = 3
 FIRST_REPLIES = 2
 QID = {"UserByScreenName": "G3KGOASz96M-Qu0nwmGXNg", "UserTweets": "E3opETHurmVJflFsUBVuUQ",
-       "TweetDetail": "nBS-WpgA6ZG0CyNHD517JQ"}  # fmt: skip
+       "TweetDetail": "nBS-WpgA6ZG0CyNHD517JQ", "UserTweetsAndReplies": "bt4TKuFz4T7Ckk-VvQVSow",
+       "SearchTimeline": "UN1i3zUiCWa-6r-Uaho4fw"}  # fmt: skip
 
 SHELL = """<!DOCTYPE html><html dir="ltr" lang="en"><head><meta charset="utf-8">
 <title>{title}</title><meta property="og:site_name" content="X (formerly Twitter)">
@@ -68,6 +81,34 @@ class XSite(PlatformSite):
     def __init__(self) -> None:
         super().__init__()
         self.pinned = {self.posts[3].id}
+        self.threads = default_threads(self.account.handle)
+        self.mentions = default_mentions(self.account.handle)
+        # older posts the profile timeline no longer reaches; the search's until: does
+        self.archive = [
+            Post(id="1660000000000000002", author=self.account.handle, author_name=self.account.name,
+                 text="Terugblik op de #Digitaliseringsweek 2023 📸", published="2023-06-01T10:00:00Z",
+                 likes=50, reposts=4),
+            Post(id="1620000000000000001", author=self.account.handle, author_name=self.account.name,
+                 text="Het kabinet is beëdigd. Welkom aan de nieuwe bewindspersonen!",
+                 published="2023-02-10T12:00:00Z", likes=900, reposts=300),
+        ]  # fmt: skip
+
+    def context_posts(self) -> list[Post]:
+        return super().context_posts() + self.archive
+
+    def search(self, query: str) -> list[Post]:
+        """What SearchTimeline finds: mentions of @HANDLE, or from:HANDLE [until:DAY]."""
+        h = self.account.handle.lower()
+        q = query.lower()
+        if f"from:{h}" in q:
+            m = re.search(r"until:(\d{4}-\d{2}-\d{2})", q)
+            posts = self.visible_posts() + self.archive
+            if m:
+                posts = [p for p in posts if p.published[:10] < m.group(1)]
+            return sorted(posts, key=lambda p: p.published, reverse=True)
+        if f"@{h}" in q:
+            return [p for p in self.mentions if not p.deleted]
+        return []
 
     def post_page_url(self, post: Post) -> str:
         return f"{self.base_url}/{post.author}/status/{post.id}"
@@ -255,7 +296,7 @@ class XSite(PlatformSite):
             "bookmark_count": 0,
             "lang": "nl",
             "in_reply_to_status_id_str": p.reply_to,
-            "in_reply_to_screen_name": self.account.handle if p.reply_to else None,
+            "in_reply_to_screen_name": self.post(p.reply_to).author if p.reply_to else None,
             "user_id_str": author["rest_id"],
         }
         result: dict[str, Any] = {
@@ -310,7 +351,13 @@ class XSite(PlatformSite):
         def profile(req: Request, m: re.Match[str]) -> Response:
             if m.group("user") in ("i", "hashtag"):
                 return Response.html("<h1>Not found</h1>", 404)
+            if m.group("user") == "search":
+                return site.shell(req, "Search / X")
             return site.shell(req, f"{site.account.name} (@{site.account.handle}) / X")
+
+        @server.route("GET", r"/(?P<user>\w+)/with_replies")
+        def with_replies(req: Request, m: re.Match[str]) -> Response:
+            return site.shell(req, f"Posts with replies by {site.account.name} (@{site.account.handle}) / X")
 
         @server.route("GET", r"/(?P<user>\w+)/status/(?P<id>\d+)(?:/\w+(?:/\d+)?)?")
         def status(req: Request, m: re.Match[str]) -> Response:
@@ -332,16 +379,36 @@ class XSite(PlatformSite):
                 return Response.json({"data": {}})
             return Response.json({"data": {"user": {"result": site.user_result()}}})
 
-        @server.route("GET", r"/i/api/graphql/(?P<qid>[\w-]+)/UserTweets")
+        @server.route("GET", r"/i/api/graphql/(?P<qid>[\w-]+)/SearchTimeline")
+        def search_timeline(req: Request, m: re.Match[str]) -> Response:
+            if (g := api_gate(req)) is not None:
+                return g
+            if f"{SESSION_COOKIE}=" not in req.headers.get("cookie", ""):
+                return Response.json({"errors": [{"message": "Could not authenticate you", "code": 32}]}, 401)
+            v = variables(req)
+            posts = site.search(v.get("rawQuery", ""))
+            start = int(v.get("cursor") or 0)
+            page = posts[start : start + int(v.get("count") or PAGE)]
+            entries = [site.entry(p) for p in page]
+            if start + len(page) < len(posts):
+                entries.append({"entryId": "cursor-bottom-0", "content": {
+                    "entryType": "TimelineTimelineCursor", "cursorType": "Bottom",
+                    "value": str(start + len(page))}})  # fmt: skip
+            return Response.json({"data": {"search_by_raw_query": {"search_timeline": {"timeline": {
+                "instructions": [{"type": "TimelineAddEntries", "entries": entries}]}}}}})  # fmt: skip
+
+        @server.route("GET", r"/i/api/graphql/(?P<qid>[\w-]+)/(?P<op>UserTweets|UserTweetsAndReplies)")
         def user_tweets(req: Request, m: re.Match[str]) -> Response:
             if (g := api_gate(req)) is not None:
                 return g
             v = variables(req)
             posts = [p for p in site.visible_posts() if p.id not in site.pinned]
+            if m.group("op") == "UserTweetsAndReplies":
+                posts = sorted(site.visible_posts() + site.own_replies(), key=lambda p: p.published, reverse=True)
             start = int(v.get("cursor") or 0)
             page = posts[start : start + int(v.get("count") or PAGE)]
             instructions: list[dict[str, Any]] = []
-            if start == 0 and site.pinned:
+            if start == 0 and site.pinned and m.group("op") == "UserTweets":
                 pins = [p for p in site.visible_posts() if p.id in site.pinned]
                 if pins:
                     instructions.append({"type": "TimelinePinEntry", "entry": site.entry(pins[0])})
@@ -442,7 +509,7 @@ class XSite(PlatformSite):
         def main_js(req: Request, m: re.Match[str]) -> Response:
             js = MAIN_JS.replace("__QID__", json.dumps(QID)).replace(
                 "__MODE__", "login_wall" if site.walled(req) else "open"
-            )
+            ).replace("__SESSION__", "true" if f"{SESSION_COOKIE}=" in req.headers.get("cookie", "") else "false")
             return Response(
                 200, js.encode(), [("Content-Type", "application/javascript")], gzip=True
             )
@@ -571,11 +638,15 @@ document.addEventListener('click', e => {
 const parts = location.pathname.split('/').filter(Boolean);
 if ('__MODE__' === 'login_wall') { location.replace('/i/flow/login?redirect_after_login=' + encodeURIComponent(location.pathname)); return; }
 
-if (parts.length === 1) {
+const searching = parts[0] === 'search';
+if (searching && !__SESSION__) { location.replace('/i/flow/login?redirect_after_login=' + encodeURIComponent(location.pathname + location.search)); return; }
+if (parts.length === 1 || parts[1] === 'with_replies') {
   let cursor = null, done = false, busy = false, userId = null;
+  const op = searching ? 'SearchTimeline' : parts[1] === 'with_replies' ? 'UserTweetsAndReplies' : 'UserTweets';
+  const rawQuery = new URLSearchParams(location.search).get('q') || '';
   const more = () => { if (done || busy) return; busy = true;
-    gql('UserTweets', {userId, count: 3, cursor, includePromotedContent: true, withVoice: true}).then(j => {
-      const ins = j.data.user.result.timeline_v2.timeline.instructions, tl = col.querySelector('.timeline');
+    gql(op, searching ? {rawQuery, count: 3, cursor, querySource: 'typed_query', product: 'Latest'} : {userId, count: 3, cursor, includePromotedContent: true, withVoice: true}).then(j => {
+      const ins = searching ? j.data.search_by_raw_query.search_timeline.timeline.instructions : j.data.user.result.timeline_v2.timeline.instructions, tl = col.querySelector('.timeline');
       done = true;
       for (const i of ins) {
         if (i.type === 'TimelinePinEntry') tl.insertAdjacentHTML('beforeend', tweet(i.entry.content.itemContent.tweet_results.result, {pinned: true}));
@@ -586,7 +657,8 @@ if (parts.length === 1) {
       }
       busy = false;
     }).catch(error); };
-  gql('UserByScreenName', {screen_name: parts[0], withSafetyModeUserFields: true}).then(j => {
+  if (searching) { col.innerHTML = `<div data-testid="searchResults"><h2 role="heading">Search results for ${esc(rawQuery)}</h2><section role="region"><div class="timeline"></div></section></div>`; more(); }
+  else gql('UserByScreenName', {screen_name: parts[0], withSafetyModeUserFields: true}).then(j => {
     if (!j.data.user) return error();
     const r = j.data.user.result; userId = r.rest_id; col.innerHTML = header(r); more();
   }).catch(error);
