@@ -6,7 +6,8 @@
 - WARC files are keyed by (run, account): one file per account, named in its warcinfo;
 - a POST whose answer equals an earlier one is stored whole, never as a revisit (pywb could
   not resolve it); a GET duplicate is a revisit;
-- recovery keeps whole pages: the records of a page cut off by a crash are dropped.
+- recovery keeps whole pages: the records of a page cut off by a crash are dropped;
+- a run's wider context (replies, stories, ...) is queued and counted once across workers.
 """
 
 from __future__ import annotations
@@ -182,3 +183,63 @@ def test_recovery_drops_a_page_cut_off_mid_write(tmp_path: Path) -> None:
     assert moved[0].stat().st_size == whole_two_pages  # ... but page 3 is not kept
     assert not any("/3/" in (u or "") for u in uris)
     assert sum(1 for u in uris if (u or "").startswith("urn:pageinfo:")) == 2
+
+
+def test_a_runs_wider_context_is_queued_and_counted_once_across_workers(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    """Two workers hold the same run (each its own CrawlJob, one RunStore in Redis): a post link
+    one of them queued the other does not queue again, max_posts holds for the run as a whole,
+    and a story both saw counts once in the run's totals (crawler/context.py on the job's sets)."""
+    from dataclasses import dataclass, field
+    from typing import Any
+
+    from bewaar.config import RootConfig, SeedList
+    from bewaar.model import PageKind, Root
+    from crawler.job import CrawlJob
+    from crawler.runstate import RunStore
+    from crawler.targets import make_targets
+
+    base = "https://social.example"
+    seeds = SeedList.model_validate({"collection": "c", "seeds": [
+        {"platform": "mastodon", "handle": "@minbzk@social.example", "base_url": base, "max_posts": 3}]})
+
+    @dataclass
+    class Cap:  # the parts of a PageCapture the context rules read
+        post_links: list[str]
+        kind: PageKind = PageKind.PROFILE
+        url: str = base + "/@minbzk"
+        objects: list[dict[str, Any]] = field(default_factory=list)
+        behavior: Any = None
+        not_followed: dict[str, str] = field(default_factory=dict)
+        backfill: dict[str, Any] = field(default_factory=dict)
+
+        @property
+        def target(self) -> Any:
+            return type("T", (), {"kind": self.kind})()
+
+    r = connect(server.url)
+    jobs = []
+    for _ in range(2):  # as two workers load the run
+        job = CrawlJob(Root(tmp_path), seeds, RootConfig(), crawl_id="ctx-run")
+        job.store = RunStore(r, "ctx-run")
+        job.adapters = make_targets(job)
+        jobs.append(job)
+    a, b = jobs
+    t = a.targets[0]
+    links = [f"{base}/@minbzk/{i}" for i in range(6, 0, -1)]
+    req = PageRequest(t.index, t.url, 0, PageKind.PROFILE, run="ctx-run")
+    first = [x.url for x in a.context.follow(t, Cap(links[:2]), req)]
+    second_cap = Cap(links)
+    second = [x.url for x in b.context.follow(b.targets[0], second_cap, req)]
+    assert first == links[:2] and second == links[2:3]  # max_posts 3 for the run, not per worker
+    assert set(second_cap.not_followed) == set(links[3:])
+
+    story = {"type": "post", "id": "s1", "story": True, "author": {"handle": "minbzk"}}
+    a.context.count(t, Cap([], PageKind.STORY, objects=[story]))
+    b.context.count(b.targets[0], Cap([], PageKind.STORY, objects=[story, {**story, "id": "s2"}]))
+    fresh = CrawlJob(Root(tmp_path), seeds, RootConfig(), crawl_id="ctx-run")
+    fresh.store = RunStore(r, "ctx-run")
+    fresh.adapters = make_targets(fresh)
+    fresh.load_totals()
+    assert fresh.accounts[t.account].stories == 2
