@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # Python dependencies, then Chromium (system package, else Playwright's), pywb's own
-# environment and ReplayWeb.page (npm), via `bewaar setup`. The installer pins versions in
+# environment, ReplayWeb.page (npm) and redis-server (system package: every crawl's queue;
+# the tests start their own), via `bewaar setup`. The installer pins versions in
 # bewaar/environment.py, so a change there installs again.
 $(STAMP): pyproject.toml bewaar/environment.py
 	$(PYTHON) -m venv $(VENV)
@@ -42,4 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/crawl_overhead.py
 	$(BIN)/python benchmarks/verify_throughput.py
 	$(BIN)/python benchmarks/catalog_scale.py
+	$(BIN)/python benchmarks/redis_memory.py
+	$(BIN)/python benchmarks/workers_scale.py
+	$(BIN)/python benchmarks/watch_scale.py
 	$(BIN)/python benchmarks/wacz_large.py  # needs ~10 GB free disk

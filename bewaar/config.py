@@ -361,6 +361,9 @@ class CrawlConfig(_Strict):
     warc_max_size: Annotated[int, Field(ge=1_000_000)] = 1_000_000_000
     max_resource_size: Annotated[int, Field(ge=1_000_000)] = 512_000_000
     user_agent: str | None = None
+    # `bewaar watch`: seconds one account's run may take before its remaining pages are
+    # given up (reported as failed), so a slow or hanging account cannot hold up the rest
+    account_timeout: Annotated[float, Field(gt=0)] = 1800.0
     # Private, loopback and link-local addresses (and cloud-metadata names) are refused unless
     # listed here: networks in CIDR form or single addresses (10.1.2.0/24, 127.0.0.1), or host
     # names (intranet.example.nl). See crawler/netguard.py and docs/crawling.md.

@@ -1,5 +1,6 @@
-"""Find, and with `bewaar setup` install, the programs bewaar drives: Chromium, pywb and
-ReplayWeb.page.
+"""Find, and with `bewaar setup` install, the programs bewaar drives: Chromium, pywb,
+redis-server (the crawl queue: a private server per root, or a shared one for several
+workers) and ReplayWeb.page.
 
 pywb 2.10 pins old libraries (redis 2.10, an old pyOpenSSL) that would downgrade the crawler's
 own dependencies, so it gets its own virtual environment inside bewaar's (`<venv>/pywb`) and runs
@@ -82,6 +83,64 @@ def find_chromium(configured: str | None = None) -> str:
     if found:
         return found
     raise EnvironmentProblem("no Chromium found: run `bewaar setup` (or `make install`)")
+
+
+REDIS_NAMES = ("redis-server",)
+
+
+def find_redis_server() -> str:
+    """redis-server from the system's packages (BEWAAR_REDIS_SERVER names another one)."""
+    configured = os.environ.get("BEWAAR_REDIS_SERVER")
+    if configured:
+        if Path(configured).exists():
+            return configured
+        raise EnvironmentProblem(f"redis-server not found at {configured} (BEWAAR_REDIS_SERVER)")
+    for name in REDIS_NAMES:
+        found = shutil.which(name) or next(
+            (str(p) for d in ("/usr/bin", "/usr/sbin", "/usr/local/bin") if (p := Path(d) / name).exists()),
+            None,
+        )
+        if found:
+            return found
+    raise EnvironmentProblem(
+        "redis-server is not installed (the crawl queue needs it): run `bewaar setup`, or "
+        "install your system's redis-server package"
+    )
+
+
+def _apt_install(package: str) -> bool:
+    apt = shutil.which("apt-get")
+    if not apt:
+        return False
+    cmd = [apt] if os.geteuid() == 0 else (["sudo", apt] if shutil.which("sudo") else None)
+    if cmd is None:
+        return False
+    try:
+        _run([*cmd, "install", "-y", "-qq", package])
+    except subprocess.CalledProcessError:
+        try:
+            _run([*cmd, "update", "-qq"])
+            _run([*cmd, "install", "-y", "-qq", package])
+        except subprocess.CalledProcessError:
+            return False
+    return True
+
+
+def install_redis_server() -> str | None:
+    """Like Chromium: the system's package where apt-get can install it; None (with a line
+    saying what to do) where it cannot."""
+    try:
+        return find_redis_server()
+    except EnvironmentProblem:
+        pass
+    if _apt_install("redis-server"):
+        try:
+            return find_redis_server()
+        except EnvironmentProblem:
+            pass
+    print("redis-server could not be installed here: install it from your system's packages "
+          "(crawls need it for their queue)", flush=True)  # fmt: skip
+    return None
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> None:
@@ -236,11 +295,14 @@ def cmd_setup(args: argparse.Namespace) -> int:
     print(f"pywb: {pywb}")
     rwp = install_replaywebpage()
     print(f"ReplayWeb.page {REPLAYWEBPAGE_VERSION}: {rwp}")
-    return 0
+    redis = install_redis_server()
+    print(f"redis-server: {redis or 'not installed'}")
+    return 0 if redis else 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "setup", help="install Chromium, pywb's environment and ReplayWeb.page (idempotent)"
+        "setup",
+        help="install Chromium, pywb's environment, ReplayWeb.page and redis-server (idempotent)",
     )
     p.set_defaults(func=cmd_setup)

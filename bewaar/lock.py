@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,13 +77,20 @@ def _flock(path: Path, wait: float) -> int | None:
             time.sleep(min(0.2, max(0.01, deadline - time.monotonic())))
 
 
-@contextlib.contextmanager
-def collection_lock(
-    collection_dir: Path, command: str | None = None, wait: float = 0.0
-) -> Iterator[None]:
-    """Hold COLLECTION/.lock exclusively; CollectionBusy names the holder when another
-    process has it (after `wait` seconds)."""
-    path = Path(collection_dir) / LOCK_NAME
+# Locks this process holds, by path: a process that holds a collection (a crawl, a watch with
+# runs of it under way) may take it again (its worker's short locks, its after-crawl steps).
+_held: dict[Path, list[int]] = {}  # path -> [fd, count]
+_held_lock = threading.Lock()
+
+
+def hold(collection_dir: Path, command: str | None = None, wait: float = 0.0) -> None:
+    """Take COLLECTION/.lock for this process (counted: `release` as often as `hold`);
+    CollectionBusy names the holder when another process has it (after `wait` seconds)."""
+    path = (Path(collection_dir) / LOCK_NAME).absolute()
+    with _held_lock:
+        if path in _held:
+            _held[path][1] += 1
+            return
     try:
         fd = _flock(path, wait)
     except OSError as e:
@@ -92,25 +100,55 @@ def collection_lock(
             f"collection {Path(collection_dir).name} is being written by {holder(path)}: "
             "wait until it has finished (one writer per collection)"
         )
+    info = {
+        "pid": os.getpid(), "host": socket.gethostname(),
+        "command": command or this_command(), "since": iso(),
+    }  # fmt: skip
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode(), 0)
+    with _held_lock:
+        _held[path] = [fd, 1]
+
+
+def release(collection_dir: Path) -> None:
+    path = (Path(collection_dir) / LOCK_NAME).absolute()
+    with _held_lock:
+        entry = _held.get(path)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _held[path]
+    with contextlib.suppress(OSError):
+        os.ftruncate(entry[0], 0)  # no stale holder line once released
+    os.close(entry[0])  # releases the lock
+
+
+def holds(collection_dir: Path) -> bool:
+    """This process holds the collection."""
+    with _held_lock:
+        return (Path(collection_dir) / LOCK_NAME).absolute() in _held
+
+
+@contextlib.contextmanager
+def collection_lock(
+    collection_dir: Path, command: str | None = None, wait: float = 0.0
+) -> Iterator[None]:
+    """Hold COLLECTION/.lock exclusively; CollectionBusy names the holder when another
+    process has it (after `wait` seconds)."""
+    hold(collection_dir, command, wait)
     try:
-        info = {
-            "pid": os.getpid(), "host": socket.gethostname(),
-            "command": command or this_command(), "since": iso(),
-        }  # fmt: skip
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)  # no stale holder line once released
-        os.close(fd)  # releases the lock
+        release(collection_dir)
 
 
 def busy(collection_dir: Path) -> str | None:
     """Who is writing the collection now, or None if nobody is (a look, not a lock: the
-    writer that then starts takes the lock itself)."""
+    writer that then starts takes the lock itself). This process is nobody."""
     path = Path(collection_dir) / LOCK_NAME
-    if not path.exists():
+    if holds(collection_dir) or not path.exists():
         return None
     fd = _flock(path, 0.0)
     if fd is None:

@@ -170,6 +170,7 @@ class PageRequest:
     post_id: str | None = None  # re-checks: the catalog's id of the post
     retry_of: str | None = None
     scoped: bool = False  # already judged in scope (an adapter's canonical post link)
+    run: str = ""  # the run (crawl id) the page belongs to: a worker holds many runs
 
     def to_meta(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -186,7 +187,7 @@ class PageRequest:
     def retry(self) -> PageRequest:
         return PageRequest(
             self.target, self.url, self.depth, self.kind, self.attempt + 1, self.post_id,
-            retry_of=self.url, scoped=self.scoped,
+            retry_of=self.url, scoped=self.scoped, run=self.run,
         )
 
 

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def now() -> datetime:
-    """The current time in UTC; BEWAAR_NOW=2031-01-01T00:00:00Z pretends it is then."""
+    """The current time in UTC; BEWAAR_NOW=2031-01-01T00:00:00Z pretends it is then.
+
+    With BEWAAR_CLOCK_SPEED=N and BEWAAR_CLOCK_START=<Unix seconds> as well, the pretended
+    clock runs N times as fast from BEWAAR_NOW at that real moment (a schedule of hours
+    simulated in minutes: benchmarks/watch_scale.py)."""
     fixed = os.environ.get("BEWAAR_NOW")
     if fixed:
-        return parse_iso(fixed)
+        base = parse_iso(fixed)
+        speed = os.environ.get("BEWAAR_CLOCK_SPEED")
+        if speed:
+            start = float(os.environ.get("BEWAAR_CLOCK_START") or time.time())
+            return base + timedelta(seconds=(time.time() - start) * float(speed))
+        return base
     return datetime.now(UTC)
 
 

@@ -37,6 +37,35 @@ def known_posts(root: Path, collection: str, account: str) -> list[tuple[str, st
         con.close()
 
 
+def update_after_crawls(root: Path, crawl_ids: list[str]) -> dict[str, list[str]]:
+    """Several finished crawls (a watch's or the workers' runs, finished together) read in one
+    update: {crawl id: its summary lines}. Never raises (see update_after_crawl)."""
+    from catalog.db import open_catalog
+    from catalog.ingest import update
+
+    r = Root(Path(root))
+    try:
+        con = open_catalog(r.catalog_file, wait=CRAWL_WAIT_SECONDS)
+        try:
+            result = update(
+                con, r.catalog_file, r, finished_only=True, also=crawl_ids[-1],
+                backlog_limit=BACKLOG_BYTES,
+            )  # fmt: skip
+        finally:
+            con.close()
+    except (BewaarError, sqlite3.Error, OSError) as e:
+        line = f"catalog not updated: {e}; the WARCs are complete: run `bewaar catalog update`"
+        return {c: [line] for c in crawl_ids}
+    except Exception as e:  # noqa: BLE001 - the captures are safe; say so and how to retry
+        log.exception("catalog update failed")
+        line = (
+            f"catalog not updated (internal error: {type(e).__name__}: {e}); the WARCs are "
+            "complete: run `bewaar --debug catalog update` and report the error"
+        )
+        return {c: [line] for c in crawl_ids}
+    return {c: [ln for ln in result.lines(c) if "also read crawl" not in ln] for c in crawl_ids}
+
+
 def _read(root: Path, fn, default):  # noqa: ANN001 - a query over a read-only catalog
     from catalog.db import open_readonly
 

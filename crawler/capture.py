@@ -49,6 +49,8 @@ async def init_page(page: Page, request: Request) -> None:
     loads.
     """
     await page.unroute("**")
+    if str(request.meta.get("playwright_context", "")).startswith("page-"):
+        page.context.bewaar_per_page = True  # type: ignore[attr-defined]  # closed with the page
     max_size = int(request.meta.get("bewaar_max_resource_size", 256_000_000))
     rec = NetworkRecorder(page, max_resource_size=max_size)
     await rec.start()
@@ -79,6 +81,8 @@ class PageCapture:
     not_followed: dict[str, str] = field(default_factory=dict)  # link -> why not followed
     backfill: dict[str, Any] = field(default_factory=dict)  # how far a back-fill got
     media: list[dict[str, Any]] = field(default_factory=list)  # yt-dlp results
+    run: str = ""  # the run (crawl id) whose WARC files take the page
+    lease: str | None = None  # its queue lease: acknowledged once the records are written
 
     @property
     def main_exchange(self) -> Exchange | None:

@@ -215,16 +215,22 @@ def links_for(adapter: Any, snap: Any, handle: str, kind: str) -> list[str] | No
 
 
 class AccountContext:
-    """Per crawl: which extra pages each account gets, and which links are followed."""
+    """Per run: which extra pages each account gets, and which links are followed.
+
+    What the run queued and counted lives in the job's sets (`job.add_to_set`: in Redis when
+    several processes crawl the run, so a link one worker queued another does not queue again);
+    only read-only caches are kept here."""
 
     def __init__(self, job: Any, adapters: dict[int, Any]) -> None:
         self.job = job
         self.adapters = adapters
         self.started = time.monotonic()
-        self.budgets: dict[tuple[int, str], int] = {}
         self._known: dict[int, set[str]] = {}
-        self.queued: set[str] = set()
-        self._counted: dict[int, dict[str, set[str]]] = {}
+        self.relations: dict[int, dict[str, str]] = {}  # target -> known_relations, cached
+
+    def _claim(self, name: str, link: str) -> bool:
+        """True if LINK is new to the run's set NAME (and now in it)."""
+        return bool(self.job.add_to_set(name, link))
 
     def _has_login(self, target: Any) -> bool:
         return target.login_state is not None
@@ -279,37 +285,34 @@ class AccountContext:
                     for post_id, url in known_posts(target.account):
                         found.update((post_id, url))
                 except Exception as e:  # noqa: BLE001 - a back-fill without it revisits posts
-                    self.job.messages.append(f"could not read earlier posts: {e}")
+                    self.job.note(f"could not read earlier posts: {e}")
             self._known[target.index] = found
         return self._known[target.index]
 
-    def _take(self, target: Any, budget: str, limit: int | None) -> bool:
-        key = (target.index, budget)
-        n = self.budgets.get(key, 0)
-        if limit is not None and n >= limit:
+    def _used(self, target: Any, budget: str) -> int:
+        return self.job.set_size(f"budget:{target.index}:{budget}")
+
+    def _take(self, target: Any, budget: str, limit: int | None, link: str) -> bool:
+        if limit is not None and self._used(target, budget) >= limit:
             return False
-        self.budgets[key] = n + 1
+        self.job.add_to_set(f"budget:{target.index}:{budget}", link)
         return True
 
-    def follow(
-        self, target: Any, cap: Any, req: PageRequest, queued_posts: set[str],
-        posts_queued: Any,
-    ) -> list[PageRequest]:  # fmt: skip
+    def follow(self, target: Any, cap: Any, req: PageRequest) -> list[PageRequest]:
         """The pages a capture leads to; links left out go to cap.not_followed with why."""
         kind = req.kind
         depth = req.depth + 1
         out: list[PageRequest] = []
         not_followed: dict[str, str] = {}
+        posts = f"posts:{target.index}"  # the account's post pages queued by the run
         if kind in (PageKind.PROFILE, PageKind.TIMELINE) and req.depth == 0:
             budget = "posts" if kind is PageKind.PROFILE else "replies"
-            for link in cap.post_links or []:
+            queued_posts = self.job.set_members(posts)
+            for link in dict.fromkeys(cap.post_links or []):
                 if link in queued_posts:
                     continue
                 limit = target.max_posts
-                full = limit is not None and (
-                    (budget == "posts" and posts_queued[target.index] >= limit)
-                    or (budget == "replies" and self.budgets.get((target.index, budget), 0) >= limit)
-                )  # fmt: skip
+                full = limit is not None and self._used(target, budget) >= limit
                 if full and self.backfilling(target):
                     post_id = _post_id(self.adapters[target.index], link)
                     if link in self.known(target) or post_id in self.known(target):
@@ -321,34 +324,34 @@ class AccountContext:
                 elif full:
                     not_followed[link] = f"max_posts {limit} reached"
                     continue
+                if not self._claim(posts, link):
+                    continue  # another page (or worker) queued it
                 queued_posts.add(link)
-                if budget == "posts":
-                    posts_queued[target.index] += 1
-                else:
-                    self._take(target, budget, None)
+                self._take(target, budget, None, link)
                 out.append(PageRequest(target.index, link, depth, PageKind.POST, scoped=True))
         elif kind in (PageKind.POST, PageKind.RECHECK):
             # at the reply's own depth: the thread's context is not a step further out
-            out += self._context_of(target, cap, req.depth, queued_posts)
+            out += self._context_of(target, cap, req.depth, self.job.set_members(posts))
         elif kind is PageKind.RECEIVED and req.depth == 0:
-            for link in cap.post_links or []:
-                if link in self.queued or link in queued_posts:
+            queued_posts = self.job.set_members(posts)
+            for link in dict.fromkeys(cap.post_links or []):
+                if link in queued_posts or link in self.job.set_members("ctx"):
                     continue
                 limit = target.max_posts if target.max_posts is not None else MAX_RECEIVED
-                if not self._take(target, "received", limit):
+                if not self._take(target, "received", limit, link):
                     not_followed[link] = f"max_posts {limit} reached"
                     continue
-                self.queued.add(link)
-                out.append(PageRequest(target.index, link, depth, PageKind.RECEIVED, scoped=True))
+                if self._claim("ctx", link):
+                    out.append(PageRequest(target.index, link, depth, PageKind.RECEIVED, scoped=True))
         elif kind is PageKind.STORY and req.depth == 0:
-            for link in cap.post_links or []:
-                if link in self.queued or link == cap.url:
+            for link in dict.fromkeys(cap.post_links or []):
+                if link == cap.url or link in self.job.set_members("ctx"):
                     continue
-                if not self._take(target, "stories", MAX_STORY_ITEMS):
+                if not self._take(target, "stories", MAX_STORY_ITEMS, link):
                     not_followed[link] = f"more than {MAX_STORY_ITEMS} story items"
                     continue
-                self.queued.add(link)
-                out.append(PageRequest(target.index, link, depth, PageKind.STORY, scoped=True))
+                if self._claim("ctx", link):
+                    out.append(PageRequest(target.index, link, depth, PageKind.STORY, scoped=True))
         cap.not_followed = not_followed
         if self.backfilling(target) and kind in (PageKind.PROFILE, PageKind.TIMELINE):
             cap.backfill = self.backfill_info(target, cap)
@@ -371,11 +374,12 @@ class AccountContext:
                 ad.post_url(parent["author"], parent["id"]) if parent.get("author") and parent.get("id") else None
             )
             url = (ad.canonical_post_url(url) or url) if url else None
-            if not url or url in self.queued or url in queued_posts:
+            if not url or url in queued_posts or url in self.job.set_members("ctx"):
                 continue
-            if not self._take(target, "context", MAX_CONTEXT_PAGES):
+            if not self._take(target, "context", MAX_CONTEXT_PAGES, url):
                 break
-            self.queued.add(url)
+            if not self._claim("ctx", url):
+                continue
             out.append(PageRequest(target.index, url, depth, PageKind.CONTEXT, scoped=True))
         return out
 
@@ -407,11 +411,11 @@ class AccountContext:
             "max_scrolls": BACKFILL_MAX_SCROLLS,
         }
 
-    def count(self, target: Any, cap: Any, stats: Any) -> None:
+    def count(self, target: Any, cap: Any) -> None:
         """Per-account counters of the summary beyond pages, posts, replies and media: each
-        post or relation once, however many pages showed it."""
+        post or relation once, however many pages showed it (job.distinct_seen)."""
         ad = self.adapters.get(target.index)
-        seen = self._counted.setdefault(target.index, {})
+        seen: dict[str, set[str]] = {}
         for obj in cap.objects:
             if obj.get("type") == "profile":
                 for r in obj.get("relations") or []:
@@ -430,7 +434,7 @@ class AccountContext:
             if obj.get("out_of_scope"):
                 seen.setdefault("out_of_scope", set()).add(key)
         for name, keys in seen.items():
-            setattr(stats, name, len(keys))
+            self.job.distinct_seen(target.account, target.index, name, sorted(keys))
 
 
 def _post_id(adapter: Any, url: str) -> str | None:

@@ -33,6 +33,9 @@ class DedupIndex:
     def __len__(self) -> int:
         return len(self._by_digest)
 
+    def items(self) -> Iterator[tuple[str, Original]]:
+        yield from self._by_digest.items()
+
     def get(self, digest: str) -> Original | None:
         return self._by_digest.get(digest)
 

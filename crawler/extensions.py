@@ -38,7 +38,7 @@ class Progress:
         return ext
 
     def scheduled(self, request: Any, spider: Spider) -> None:
-        spider.job.scheduled += 1
+        pass  # counted by the scheduler (crawler/redisq.py), per run
 
     def item_scraped(self, item: Any, response: Any, spider: Spider) -> None:
         self._line(spider, item)
@@ -49,11 +49,16 @@ class Progress:
     def _line(self, spider: Spider, item: Any) -> None:
         if self.quiet or not isinstance(item, PageCapture):
             return
-        job = spider.job
+        job = spider.worker.runs.get(item.run)
+        if job is None:
+            return
         mark = {"ok": "ok", "blocked": "BLOCKED", "failed": "FAILED"}.get(item.outcome, item.outcome)
         extra = f" ({item.reason})" if item.reason else ""
+        queued = job.queued
+        if job.store is not None:  # the run's pages not written yet, whoever crawls them
+            queued = max(0, int(job.store.r.hget(f"bewaar:run:{job.crawl_id}", "pending") or 0))
         print(
-            f"[{job.done} done, {job.queued} queued, {job.failed} failed, {job.blocked} blocked, "
+            f"[{job.done} done, {queued} queued, {job.failed} failed, {job.blocked} blocked, "
             f"{_mb(job.bytes_written)}] {mark} {item.final_url or item.url}{extra}",
             file=sys.stderr,
             flush=True,
@@ -75,8 +80,7 @@ class WarcHooks:
         crawler.signals.connect(ext.closed, signal=signals.spider_closed)
         return ext
 
-    def finished(self, path: Path, spider: Spider) -> None:
-        job = spider.job
+    def finished(self, path: Path, spider: Spider, job: Any) -> None:
         hook = job.hooks.warc_finished
         if hook is None:
             return
@@ -87,14 +91,10 @@ class WarcHooks:
     def _failed(self, failure: Any, path: Path, job: Any) -> None:
         text = str(failure.value).strip() if failure.value is not None else ""
         msg = text.splitlines()[0] if text else type(failure.value).__name__
-        job.messages.append(job.hooks.warc_hook_failed.format(name=Path(path).name, error=msg))
+        job.message(job.hooks.warc_hook_failed.format(name=Path(path).name, error=msg))
         job.hook_failures += 1
+        job._count(hook_failures=1)
 
     def closed(self, spider: Spider, reason: str) -> defer.Deferred[Any]:
-        # the pipeline finishes the last WARC before this runs (pipelines close first)
-        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        spider.job.stats_snapshot = {
-            k: v for k, v in sorted(stats.items())
-            if k.startswith("bewaar/") and isinstance(v, int | float | str)
-        }
+        # the pipeline finishes the last WARCs before this runs (pipelines close first)
         return defer.DeferredList(self.pending)

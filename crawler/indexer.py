@@ -104,6 +104,22 @@ def add_to_index(collection: Collection, warcs: list[Path]) -> int:
     return len(new)
 
 
+def add_many(collection: Collection, groups: list[list[Path]]) -> list[int]:
+    """Index the files of several crawls in one indexer run and one merge (a watch finishes
+    many runs at once); the entries added per group."""
+    files = [w for g in groups for w in g]
+    if not files:
+        return [0 for _ in groups]
+    new = index_warcs(files)
+    _merge_into(collection.index_file, new, drop_files={w.name for w in files})
+    counts: dict[str, int] = {}
+    for line in new:
+        m = _FILENAME.search(line)
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return [sum(counts.get(w.name, 0) for w in g) for g in groups]
+
+
 def reindex(collection: Collection) -> int:
     """Rebuild the index from every WARC in archive/ (replacing it whole, atomically)."""
     lines = index_warcs(collection.warcs())

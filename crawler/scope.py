@@ -98,7 +98,10 @@ class ScopeMiddleware:
         req = PageRequest.from_meta(item.meta["bewaar"])
         if req.retry_of:
             return True
-        target = spider.job.targets[req.target]
+        job = spider.job_for(req)
+        if job is None:
+            return False
+        target = job.targets[req.target]
         if req.depth > target.depth:
             return False
         if req.scoped:

@@ -9,7 +9,6 @@ import subprocess
 from typing import Any
 
 from bewaar.config import RootConfig
-from crawler.job import CrawlJob
 from crawler.netguard import chromium_proxy_args
 
 # Flags that keep Chromium quiet and make every page behave as a foreground page: background
@@ -78,14 +77,12 @@ def context_kwargs(
     return kw
 
 
-def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool = False) -> dict[str, Any]:
-    cfg = job.config
-    job.user_agent = cfg.crawl.user_agent or browser_user_agent(chromium)
-    contexts: dict[str, Any] = {"default": context_kwargs(cfg, user_agent=job.user_agent)}
-    for t in job.targets:
-        if t.context != "default" and t.context not in contexts:
-            state = str(t.login_state) if t.login_state else None
-            contexts[t.context] = context_kwargs(cfg, state, job.user_agent)
+def build_settings(
+    cfg: RootConfig, chromium: str, netguard: Any = None, verbose: int = 0, quiet: bool = False
+) -> dict[str, Any]:
+    """A worker's settings: the queue is scrapy-redis' (crawler/redisq.py); browser contexts
+    are made per page (and per login state) as requests arrive, so one browser serves every
+    run."""
     n = cfg.crawl.concurrency
     level = {0: "ERROR", 1: "INFO"}.get(verbose, "DEBUG")
     return {
@@ -99,10 +96,10 @@ def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool =
         "PLAYWRIGHT_LAUNCH_OPTIONS": {
             "executable_path": chromium,
             "headless": cfg.browser.headless,
-            "args": chromium_args(cfg) + (chromium_proxy_args(job.netguard) if job.netguard else []),
+            "args": chromium_args(cfg) + (chromium_proxy_args(netguard) if netguard else []),
             "timeout": 60_000,
         },
-        "PLAYWRIGHT_CONTEXTS": contexts,
+        "PLAYWRIGHT_CONTEXTS": {},
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": n,
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": int(cfg.crawl.page_timeout * 1000),
         # the browser sends its own headers; bewaar records them as sent
@@ -110,11 +107,10 @@ def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool =
         "CONCURRENT_REQUESTS": n,
         "CONCURRENT_REQUESTS_PER_DOMAIN": n,
         "DOWNLOAD_DELAY": 0,
-        "DOWNLOAD_TIMEOUT": int(cfg.crawl.page_timeout + cfg_behavior_budget(job) + 120),
-        # breadth first: seeds before what they link to
+        "DOWNLOAD_TIMEOUT": int(cfg.crawl.page_timeout + 180),  # per request: see worker._prepare
+        # breadth first: seeds before what they link to (the queue's score, crawler/redisq.py)
         "DEPTH_PRIORITY": 1,
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
-        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        "SCHEDULER": "crawler.redisq.Scheduler",
         "ROBOTSTXT_OBEY": False,
         "COOKIES_ENABLED": False,  # the browser keeps cookies
         "RETRY_ENABLED": False,  # a retry is a new page; the spider retries 429 with backoff
@@ -136,10 +132,6 @@ def build_settings(job: CrawlJob, chromium: str, verbose: int = 0, quiet: bool =
         "BEWAAR_QUIET": quiet,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     }
-
-
-def cfg_behavior_budget(job: CrawlJob) -> float:
-    return job.seeds.behaviors.scroll_timeout * 2
 
 
 def quiet_libraries(verbose: int) -> None:

@@ -1,7 +1,14 @@
 """The capture spider: each request is a page in a real Chromium; each callback records it.
 
-Requests carry only plain data in meta (a `PageRequest` as a dict; the page-init callback by
-import path), so the scheduler can keep them on disk or in redis.
+One spider serves every run its worker holds (crawler/worker.py): a request's `PageRequest`
+names its run, whose targets, adapters and WARC files the worker keeps. Requests carry only
+plain data in meta (a `PageRequest` as a dict), so they travel through the Redis queue
+(crawler/redisq.py); what is particular to this worker (browser context, page-init callback,
+lease) is added when the request is taken from the queue.
+
+Every request taken from the queue holds a lease; it is acknowledged once the page's records
+are written (the pipeline) or the page has failed for good (here), never before: a worker
+that dies leaves its pages to be crawled again.
 """
 
 from __future__ import annotations
@@ -9,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import scrapy
@@ -25,7 +32,7 @@ from bewaar.model import Outcome, PageKind, PageRequest, PageTarget
 from bewaar.timeutil import iso
 from crawler.behaviors import PlatformHints
 from crawler.capture import RECORDER_KEY, PageCapture, capture_page, finish_resources
-from crawler.context import AccountContext, annotate, links_for, wanted_photos
+from crawler.context import annotate, links_for, wanted_photos
 from crawler.job import CrawlJob, Target
 
 log = logging.getLogger(__name__)
@@ -57,21 +64,55 @@ def describe_failure(failure: Failure) -> str:
     return text[:200]
 
 
+def page_request(req: PageRequest) -> Request:
+    """The Scrapy request for a page, as it travels through the queue: plain data only (the
+    callbacks are named; crawler/redisq.py encodes it)."""
+    meta: dict[str, Any] = {"playwright": True, "bewaar": req.to_meta()}
+    return Request(
+        req.url, meta=meta, dont_filter=req.attempt > 1 or req.kind is PageKind.RECHECK,
+        priority=-req.depth,
+    )  # fmt: skip
+
+
+def start_requests(job: CrawlJob) -> list[Request]:
+    """Where a run starts: each target's account pages (or its URL)."""
+    out = []
+    for t in job.targets:
+        kind = PageKind.PROFILE if t.platform != "generic" else PageKind.PAGE
+        for url in [t.url, *t.more_urls]:
+            out.append(page_request(PageRequest(t.index, url, 0, kind, run=job.crawl_id)))
+        for url, extra in job.context.start_pages(t):  # replies, stories, mentions, follows
+            out.append(page_request(PageRequest(t.index, url, 0, extra, scoped=True, run=job.crawl_id)))
+    return out
+
+
+def recheck_requests(job: CrawlJob) -> list[Request]:
+    """When a run is done, the account's earlier posts it did not see again: the platform's
+    answer (404, "unavailable", a login wall, or the post itself) decides whether a post was
+    deleted or only scrolled out of reach."""
+    known_posts = job.hooks.known_posts
+    if known_posts is None:
+        return []
+    out: list[Request] = []
+    for t in job.targets:
+        if t.index not in job.adapters or t.platform == "generic" or t.depth < 1:
+            continue
+        seen = job.set_members(f"seen:{t.index}")
+        for post_id, url in known_posts(t.account):
+            if post_id in seen or url in seen:
+                continue
+            out.append(page_request(PageRequest(
+                t.index, url, 1, PageKind.RECHECK, post_id=post_id, scoped=True, run=job.crawl_id,
+            )))  # fmt: skip
+    return out
+
+
 class CaptureSpider(scrapy.Spider):
     name = "bewaar"
 
-    def __init__(self, job: CrawlJob, adapters: dict[int, Any] | None = None, **kw: Any) -> None:
+    def __init__(self, worker: Any, **kw: Any) -> None:
         super().__init__(**kw)
-        self.job = job
-        self.adapters = adapters or {}
-        self._posts_queued: Counter[int] = Counter()
-        self._seen_posts: dict[int, set[str]] = {}  # target -> post ids/URLs seen this crawl
-        self._rechecked = False
-        self._media: dict[int, set[str]] = {}  # target -> distinct media items seen
-        self._queued_posts: set[str] = set()
-        self._streams_fetched: set[str] = set()
-        self.context = AccountContext(job, self.adapters)  # issue 16: replies elsewhere, ...
-        self._relations: dict[int, dict[str, str]] = {}
+        self.worker = worker  # crawler.worker.Worker: the runs, the queue, the leases
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
@@ -82,74 +123,26 @@ class CaptureSpider(scrapy.Spider):
         return spider
 
     def _opened(self, spider: Any) -> None:
-        self.job.stats = self.crawler.stats  # set by Scrapy when the crawl starts
+        self.worker.opened(self.crawler)
 
     def _idle(self) -> None:
-        """When the crawl is done, visit the account's earlier posts it did not see again:
-        the platform's answer (404, "unavailable", a login wall, or the post itself) decides
-        whether a post was deleted or only scrolled out of reach."""
-        if self._rechecked:
-            return
-        self._rechecked = True
-        try:
-            requests = self._recheck_requests()
-        except Exception as e:  # noqa: BLE001 - the captures made so far must still be finished
-            self.job.messages.append(f"could not re-check earlier posts: {e}")
-            return
-        if not requests:
-            return
-        for req in requests:
-            self.crawler.engine.crawl(req)
-        raise DontCloseSpider
+        """A worker lives until it is told to stop (crawler/worker.py decides)."""
+        if not self.worker.stopping:
+            raise DontCloseSpider
 
-    def _recheck_requests(self) -> list[Request]:
-        known_posts = self.job.hooks.known_posts
-        if known_posts is None:
-            return []
-        out: list[Request] = []
-        for t in self.job.targets:
-            if t.index not in self.adapters or t.platform == "generic" or t.depth < 1:
-                continue
-            seen = self._seen_posts.get(t.index, set())
-            for post_id, url in known_posts(t.account):
-                if post_id in seen or url in seen:
-                    continue
-                out.append(self.page_request(PageRequest(
-                    t.index, url, 1, PageKind.RECHECK, post_id=post_id, scoped=True,
-                )))  # fmt: skip
-        return out
-
-    # -- requests ---------------------------------------------------------------------
-    def page_request(self, req: PageRequest) -> Request:
-        target = self.job.targets[req.target]
-        meta = {
-            "playwright": True,
-            "playwright_include_page": True,
-            "playwright_context": target.context,
-            "playwright_page_init_callback": "crawler.capture.init_page",
-            "playwright_page_goto_kwargs": {"wait_until": "load"},
-            "bewaar_max_resource_size": self.job.config.crawl.max_resource_size,
-            "bewaar": req.to_meta(),
-        }
-        return Request(
-            req.url,
-            callback=self.parse_page,
-            errback=self.on_error,
-            meta=meta,
-            dont_filter=req.attempt > 1,
-        )
+    def job_for(self, req: PageRequest) -> CrawlJob | None:
+        return self.worker.runs.get(req.run)
 
     async def start(self) -> AsyncIterator[Any]:
-        for t in self.job.targets:
-            kind = PageKind.PROFILE if t.platform != "generic" else PageKind.PAGE
-            for url in [t.url, *t.more_urls]:
-                yield self.page_request(PageRequest(t.index, url, 0, kind))
-            for url, extra in self.context.start_pages(t):
-                yield self.page_request(PageRequest(t.index, url, 0, extra, scoped=True))
+        return
+        yield  # the requests come from the queue
+
+    def _ack(self, meta: dict[str, Any]) -> None:
+        self.worker.ack(meta)
 
     # -- callbacks --------------------------------------------------------------------
-    def _hints(self, target: Target, req: PageRequest) -> PlatformHints:
-        ad = self.adapters.get(target.index)
+    def _hints(self, job: CrawlJob, target: Target, req: PageRequest) -> PlatformHints:
+        ad = job.adapters.get(target.index)
         if ad is None:
             return PlatformHints()
         fetch: tuple[str, ...] = ()
@@ -157,27 +150,28 @@ class CaptureSpider(scrapy.Spider):
             fetch = tuple(ad.post_resources(req.url))
         return PlatformHints(
             ad.overlay_close, ad.overlay_remove, ad.more_controls, fetch,
-            **self.context.hints(target, req.kind),
+            **job.context.hints(target, req.kind),
         )  # fmt: skip
 
-    def _first_seen(self, target: Target) -> dict[str, str]:
+    def _first_seen(self, job: CrawlJob, target: Target) -> dict[str, str]:
         """Relations earlier crawls saw, with when (for `follow_lists`)."""
-        hook = self.job.hooks.known_relations
+        hook = job.hooks.known_relations
         if target.opts.follow_lists <= 0 or hook is None:
             return {}
-        if target.index not in self._relations:
+        cache = job.context.relations
+        if target.index not in cache:
             try:
-                self._relations[target.index] = hook(target.account)
+                cache[target.index] = hook(target.account)
             except Exception as e:  # noqa: BLE001 - relations are then first seen now
-                self.job.messages.append(f"could not read earlier relations: {e}")
-                self._relations[target.index] = {}
-        return self._relations[target.index]
+                job.message(f"could not read earlier relations: {e}")
+                cache[target.index] = {}
+        return cache[target.index]
 
-    def _analyzer(self, target: Target, req: PageRequest) -> Any:
+    def _analyzer(self, job: CrawlJob, target: Target, req: PageRequest) -> Any:
         """The platform adapter reads the page before it is closed: is it blocked, which
         information objects does it show, which posts does it link to, which media do the
         objects name (fetched whole by the page if the browser did not load them)."""
-        adapter = self.adapters.get(target.index)
+        adapter = job.adapters.get(target.index)
         if adapter is None:
             return None
         from crawler.platforms.base import CapturedResponse, PageSnapshot
@@ -212,7 +206,7 @@ class CaptureSpider(scrapy.Spider):
             try:
                 cap.objects = adapter.extract(snap) or []
                 cap.objects = annotate(
-                    cap.objects, adapter, target.handle, kind, target.opts, self._first_seen(target)
+                    cap.objects, adapter, target.handle, kind, target.opts, self._first_seen(job, target)
                 )
             except Exception as e:  # noqa: BLE001
                 log.warning("extraction failed on %s: %s", cap.final_url, e)
@@ -227,7 +221,9 @@ class CaptureSpider(scrapy.Spider):
 
         return analyze
 
-    async def _full_media(self, cap: PageCapture, cookies: list[dict[str, Any]], kind: PageKind) -> None:
+    async def _full_media(
+        self, job: CrawlJob, cap: PageCapture, cookies: list[dict[str, Any]], kind: PageKind
+    ) -> None:
         """Streams the page names (HLS/DASH playlists), and the post itself where yt-dlp has
         an extractor for the site, fetched whole with yt-dlp and recorded."""
         from crawler.capture import add_media
@@ -242,15 +238,15 @@ class CaptureSpider(scrapy.Spider):
         if kind is PageKind.POST and has_site_extractor(cap.final_url):
             sources.insert(0, cap.final_url)
         # once per crawl: later pages embedding the same stream record it as the browser plays it
-        sources = [u for u in dict.fromkeys(sources) if u not in self._streams_fetched]
-        sources = sources[:MAX_MEDIA_PER_PAGE]
-        self._streams_fetched.update(sources)
+        sources = list(dict.fromkeys(sources))[: MAX_MEDIA_PER_PAGE * 4]
+        new = job.add_to_set("streams", *sources) if sources else set()
+        sources = [u for u in sources if u in new][:MAX_MEDIA_PER_PAGE]
         results = []
         for src in sources:
             res = await asyncio.to_thread(
-                fetch_media, src, cookies, cap.final_url, self.job.user_agent,
-                self.job.config.crawl.max_resource_size,
-                self.job.netguard.url if self.job.netguard else None,
+                fetch_media, src, cookies, cap.final_url, self.worker.user_agent,
+                job.config.crawl.max_resource_size,
+                self.worker.netguard.url if self.worker.netguard else None,
             )
             if res.error:
                 cap.behavior.notes.append(f"yt-dlp could not fetch {src}: {res.error}")
@@ -260,37 +256,48 @@ class CaptureSpider(scrapy.Spider):
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         meta = response.meta
         req = PageRequest.from_meta(meta["bewaar"])
-        target = self.job.targets[req.target]
         page = meta.get("playwright_page")
+        job = self.job_for(req)
+        if job is None:  # the run was finished meanwhile (its time limit): nothing to do
+            await _close(page)
+            self._ack(meta)
+            return
+        target = job.targets[req.target]
         rec = meta.get(RECORDER_KEY)
-        self.job.finished += 1
+        job.finished += 1
         if page is None or rec is None:
-            self._fail(target, req.url, "browser page could not be prepared")
-            if page is not None:
-                await page.close()
+            self._fail(job, target, req.url, "browser page could not be prepared", meta)
+            await _close(page)
             return
         cookies: list[dict[str, Any]] = []
         try:
-            cap = await capture_page(
-                page, rec, req.url, response.status, self.job.seeds.behaviors,
-                self._hints(target, req), analyze=self._analyzer(target, req),
-            )
-            redactor = self.job.redactors.get(target.context)
-            if redactor is not None or self.job.seeds.behaviors.full_media and cap.block is None:
+            cap = await asyncio.wait_for(
+                capture_page(
+                    page, rec, req.url, response.status, job.seeds.behaviors,
+                    self._hints(job, target, req), analyze=self._analyzer(job, target, req),
+                ),
+                self.worker.page_limit(job),
+            )  # fmt: skip
+            redactor = job.redactors.get(target.context)
+            if redactor is not None or job.seeds.behaviors.full_media and cap.block is None:
                 cookies = [dict(c) for c in await page.context.cookies()]
             if redactor is not None:  # what the platform issued to the session so far
                 redactor.learn_cookies(cookies)
         except PlaywrightError as e:
-            self._fail(target, req.url, f"capture failed: {str(e).splitlines()[0]}")
+            self._fail(job, target, req.url, f"capture failed: {str(e).splitlines()[0]}", meta)
+            return
+        except TimeoutError:
+            limit = self.worker.page_limit(job)
+            self._fail(job, target, req.url, f"the page took longer than {limit:.0f}s (page time limit)", meta)
             return
         finally:
             await _close(page)
         media = None
-        if self.job.seeds.behaviors.full_media and cap.block is None:
+        if job.seeds.behaviors.full_media and cap.block is None:
             # runs while the page's links are already being crawled (see _handle_capture)
-            media = asyncio.ensure_future(self._full_media(cap, cookies, req.kind))
+            media = asyncio.ensure_future(self._full_media(job, cap, cookies, req.kind))
         try:
-            async for out in self._handle_capture(cap, target, req, media):
+            async for out in self._handle_capture(job, cap, target, req, meta, media):
                 yield out
         finally:
             if media is not None and not media.done():  # the crawl stopped under us
@@ -300,35 +307,45 @@ class CaptureSpider(scrapy.Spider):
         request = failure.request
         meta = request.meta
         req = PageRequest.from_meta(meta.get("bewaar") or {"target": 0, "url": request.url})
-        target = self.job.targets[req.target]
         page = meta.get("playwright_page")
+        job = self.job_for(req)
+        if job is None:
+            await _close(page)
+            self._ack(meta)
+            return
+        target = job.targets[req.target]
         rec = meta.get(RECORDER_KEY)
-        self.job.finished += 1
+        job.finished += 1
         reason = self._refused(describe_failure(failure), req.url, rec)
         # A page whose load event never came may still have shown everything: record it.
         if page is not None and rec is not None and failure.check(PlaywrightTimeout):
             try:
                 if not page.is_closed():
-                    cap = await capture_page(
-                        page, rec, req.url, None, self.job.seeds.behaviors,
-                        self._hints(target, req), analyze=self._analyzer(target, req),
-                    )
+                    cap = await asyncio.wait_for(
+                        capture_page(
+                            page, rec, req.url, None, job.seeds.behaviors,
+                            self._hints(job, target, req), analyze=self._analyzer(job, target, req),
+                        ),
+                        self.worker.page_limit(job),
+                    )  # fmt: skip
                     cap.reason = reason
                     await _close(page)
                     if cap.exchanges:
-                        async for out in self._handle_capture(cap, target, req):
+                        async for out in self._handle_capture(job, cap, target, req, meta):
                             yield out
                         return
             except PlaywrightError:
                 pass
+            except TimeoutError:  # the page never loaded, nor settled: a hanging server
+                reason += f"; gave up after {self.worker.page_limit(job):.0f}s (page time limit)"
         await _close(page)
-        self._fail(target, req.url, reason)
+        self._fail(job, target, req.url, reason, meta)
 
     def _refused(self, reason: str, url: str, rec: Any = None) -> str:
         """A connection the network guard did not make (a private address, a name not found,
         a refused port) fails in Chromium as a SOCKS error: say what the guard saw, for the
         URL or for the redirect hop that led there."""
-        guard = self.job.netguard
+        guard = self.worker.netguard
         if guard is None or "SOCKS" not in reason and "PROXY" not in reason:
             return reason
         urls = [url] + [e.url for e in reversed(getattr(rec, "exchanges", None) or []) if e.failed]
@@ -344,22 +361,34 @@ class CaptureSpider(scrapy.Spider):
         """A bug in bewaar while handling a page must not pass for a clean crawl: Scrapy's own
         report of it is silenced with the library noise, so it becomes a failure here."""
         req = PageRequest.from_meta(response.meta.get("bewaar") or {"target": 0, "url": response.url})
-        target = self.job.targets[req.target]
+        job = self.job_for(req)
+        if job is None:
+            self._ack(response.meta)
+            return
+        target = job.targets[req.target]
         err = failure.value
         self._fail(
-            target, req.url,
+            job, target, req.url,
             f"bewaar could not process the page ({type(err).__name__}: {err}); "
             "run again with -vv and report this as a bug",
-        )
+            response.meta,
+        )  # fmt: skip
 
     # -- outcome ----------------------------------------------------------------------
-    def _fail(self, target: Target, url: str, reason: str) -> None:
-        self.job.page_failed(target.account, url, reason)
+    def _fail(
+        self, job: CrawlJob, target: Target, url: str, reason: str, meta: dict[str, Any] | None = None
+    ) -> None:
+        """A page that failed for good: counted, and its lease acknowledged."""
+        if meta is not None and not self.worker.holds(meta):
+            return  # counted already (a lease acknowledged twice counts once)
+        job.page_failed(target.account, url, reason)
         log.warning("failed: %s: %s", url, reason)
+        if meta is not None:
+            self._ack(meta)
 
     async def _handle_capture(
-        self, cap: PageCapture, target: Target, req: PageRequest,
-        streams: asyncio.Future[None] | None = None,
+        self, job: CrawlJob, cap: PageCapture, target: Target, req: PageRequest,
+        meta: dict[str, Any], streams: asyncio.Future[None] | None = None,
     ) -> AsyncIterator[Any]:
         """Judge the capture, follow its links, then hand it to the pipelines once `streams`
         (yt-dlp fetching the page's streams, which can take minutes for a long video) is done:
@@ -376,45 +405,50 @@ class CaptureSpider(scrapy.Spider):
         moved = req.depth == 0 and cap.final_url and cap.final_url != target.url
         if moved and cap.final_url not in target.extra_prefixes:
             target.extra_prefixes.append(cap.final_url)
-        self._note_seen(cap, target)
+            job.add_to_set(f"prefixes:{target.index}", cap.final_url)  # for the other workers
+        self._note_seen(job, cap, target)
 
         retry = self._judge(cap, req)
         retrying = retry and req.attempt < MAX_429_ATTEMPTS
-        self.job.page_judged(
+        if not self.worker.holds(meta):
+            return  # the lease went back to the queue (this page took too long): not counted
+        job.page_judged(
             target.account, req.kind, cap.outcome,
             cap.final_url or cap.url if cap.outcome is Outcome.BLOCKED else cap.url,
             cap.reason, will_retry=retrying,
         )  # fmt: skip
         if cap.outcome is Outcome.OK:
-            self._count_objects(cap, target)
+            self._count_objects(job, cap, target)
 
-        # a reply's page may lead one step further, to the post it answers (crawler/context.py)
+        # a reply's page may lead one step further, to the post it answers (crawler/context.py);
+        # follow-ups and a retry are queued before the page is acknowledged (when its records
+        # are written): the run's pending count never passes through zero in between
         thread = req.kind in (PageKind.POST, PageKind.RECHECK) and target.depth > 0
         if not retrying and cap.outcome is Outcome.OK and (req.depth < target.depth or thread):
-            for request in self._follow(cap, target, req):
+            for request in self._follow(job, cap, target, req):
                 yield request
+        if retrying:
+            delay = RETRY_BASE_SECONDS * 2 ** (req.attempt - 1)
+            job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {req.attempt + 1})")
+            await asyncio.sleep(delay)
+            yield page_request(req.retry())
 
         if streams is not None:
             await streams
         finish_resources(cap)
+        cap.run = job.crawl_id
+        cap.lease = meta.get("bewaar_lease")
         yield cap
 
-        if retrying:
-            delay = RETRY_BASE_SECONDS * 2 ** (req.attempt - 1)
-            self.job.note(f"rate limited on {cap.url}; retrying in {delay:.0f}s (attempt {req.attempt + 1})")
-            await asyncio.sleep(delay)
-            yield self.page_request(req.retry())
-
-    def _note_seen(self, cap: PageCapture, target: Target) -> None:
+    def _note_seen(self, job: CrawlJob, cap: PageCapture, target: Target) -> None:
         """What this crawl saw of the account: earlier posts not among it are re-checked."""
-        seen = self._seen_posts.setdefault(target.index, set())
-        seen.add(cap.url)
-        seen.add(cap.final_url)
+        seen = {cap.url, cap.final_url}
         for obj in cap.objects:
             if obj.get("type") == "post" and not obj.get("reply_to"):
                 seen.add(str(obj.get("id")))
                 if obj.get("url"):
                     seen.add(obj["url"])
+        job.add_to_set(f"seen:{target.index}", *(x for x in seen if x))
 
     @staticmethod
     def _judge(cap: PageCapture, req: PageRequest) -> bool:
@@ -441,46 +475,57 @@ class CaptureSpider(scrapy.Spider):
                 cap.outcome = Outcome.GONE if cap.status < 500 else Outcome.FAILED
         return retry
 
-    def _count_objects(self, cap: PageCapture, target: Target) -> None:
-        stats = self.job.accounts[target.account]
+    def _count_objects(self, job: CrawlJob, cap: PageCapture, target: Target) -> None:
+        replies = 0
+        media: list[str] = []
         for obj in cap.objects:
             if obj.get("type") != "post":
                 continue
             if obj.get("reply_to"):
-                stats.replies += 1
-            for m in obj.get("media") or []:
-                media = self._media.setdefault(target.index, set())
-                media.add(m.get("url") or f"{obj.get('id')}#{len(media)}")
-                stats.media = len(media)
-        self.context.count(target, cap, stats)
+                replies += 1
+            for i, m in enumerate(obj.get("media") or []):
+                media.append(m.get("url") or f"{obj.get('id')}#{i}")
+        if replies:
+            job.count_replies(target.account, replies)
+        if media:
+            job.media_seen(target.account, target.index, media)
+        job.context.count(target, cap)
 
-    def _follow(self, cap: PageCapture, target: Target, req: PageRequest) -> list[Request]:
-        adapter = self.adapters.get(target.index)
+    def _follow(self, job: CrawlJob, cap: PageCapture, target: Target, req: PageRequest) -> list[Request]:
+        adapter = job.adapters.get(target.index)
         out: list[Request] = []
         seen: set[str] = set()
         depth = req.depth + 1
         if adapter is not None and target.platform != "generic":
             # post links up to max_posts, replies elsewhere, thread context, mentions, story
-            # items; links left out are recorded with why (the gap report)
+            # items; links left out are recorded with why (the gap report). What the run queued
+            # is shared by every process that crawls it (the job's sets, in Redis)
             return [
-                self.page_request(r)
-                for r in self.context.follow(target, cap, req, self._queued_posts, self._posts_queued)
+                page_request(replace(r, run=job.crawl_id))
+                for r in job.context.follow(target, cap, req)
             ]
         for link in cap.links:
             link = link.split("#")[0]
             if not link or link in seen:
                 continue
             seen.add(link)
-            out.append(self.page_request(PageRequest(target.index, link, depth, PageKind.PAGE)))
+            out.append(page_request(PageRequest(target.index, link, depth, PageKind.PAGE, run=job.crawl_id)))
         return out
 
 
 async def _close(page: Any) -> None:
-    """Every page is closed, whatever happened: one leaked page once hung a crawl for 20 min."""
+    """Every page is closed, whatever happened: one leaked page once hung a crawl for 20 min.
+    A page's own browser context (crawler/worker.py gives each page one) is closed with it."""
     if page is None:
         return
     try:
         if not page.is_closed():
             await page.close()
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        ctx = page.context
+        if getattr(ctx, "bewaar_per_page", False):
+            await ctx.close()
     except Exception:  # noqa: BLE001
         pass

@@ -41,7 +41,8 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
         state = _login_state_path(
             job.root, seed.platform or "generic", login, job.seed_file.parent if job.seed_file else None
         )
-        context = f"login-{seed.platform}" if state else "default"
+        # one browser context per login state (a long-lived worker holds many runs' states)
+        context = f"login-{seed.platform}-{_short_hash(str(state))}" if state else "default"
         if state:
             _learn_login_state(job, context, state)
         if seed.url:
@@ -77,6 +78,12 @@ def make_targets(job: CrawlJob) -> dict[int, Any]:
         )
         adapters[t.index] = adapter
     return adapters
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _login_state_path(

@@ -133,7 +133,12 @@ class WarcWriteError(Exception):
 
 
 class WarcFiles:
-    """A rotating set of WARC files for one crawl of one collection."""
+    """A rotating set of WARC files for one crawl of one collection (of one group: see
+    WarcSet).
+
+    `worker`: the id of the worker writing them, part of each file name (several workers
+    write one collection); its files are staged in tmp/WORKER/ instead of tmp/. `publish`
+    moves a finished file into archive/ (default: at once; workers take a short lock)."""
 
     def __init__(
         self,
@@ -141,8 +146,10 @@ class WarcFiles:
         crawl_id: str,
         warcinfo: dict[str, Any],
         max_size: int = 1_000_000_000,
-        dedup: DedupIndex | None = None,
+        dedup: DedupIndex | Any | None = None,
         on_finished: Callable[[Path], None] | None = None,
+        worker: str = "",
+        publish: Callable[[Path], Path] | None = None,
     ) -> None:
         self.collection = collection.ensure()
         self.crawl_id = crawl_id
@@ -150,6 +157,10 @@ class WarcFiles:
         self.max_size = max_size
         self.dedup = dedup if dedup is not None else DedupIndex()
         self.on_finished = on_finished
+        self.worker = worker
+        self.staging = collection.tmp / worker if worker else collection.tmp
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.publisher = publish
         self.finished: list[Path] = []
         self.bytes_written = 0
         self._seq = 0
@@ -166,8 +177,9 @@ class WarcFiles:
         if self._writer is not None:
             return self._writer
         self._seq += 1
-        name = f"{self.collection.name}-{self._stamp}-{self._seq:05d}-{self._rand}{WARC_SUFFIX}"
-        self._path = self.collection.tmp / name
+        who = f"{self.worker}-" if self.worker else ""
+        name = f"{self.collection.name}-{self._stamp}-{who}{self._seq:05d}-{self._rand}{WARC_SUFFIX}"
+        self._path = self.staging / name
         self._fh = self._path.open("xb")
         self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
         info = dict(self.warcinfo)
@@ -188,11 +200,23 @@ class WarcFiles:
         self._fh = self._writer = self._path = None
         return self._publish(path)
 
+    def sync(self) -> None:
+        """The pages written so far are on disk (before they are acknowledged to the queue:
+        a power cut then loses no page the queue counts as done)."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    @property
+    def is_open(self) -> bool:
+        return self._fh is not None
+
     def _publish(self, path: Path) -> Path:
         """A finished file into archive/, atomically; then it is signed (on_finished)."""
-        final = self.collection.archive / path.name
-        os.replace(path, final)
-        _fsync_dir(self.collection.archive)
+        if self.publisher is not None:
+            final = self.publisher(path)
+        else:
+            final = publish_file(self.collection, path)
         self.finished.append(final)
         if self.on_finished:
             self.on_finished(final)
@@ -218,6 +242,13 @@ class WarcFiles:
         began, finished, and WarcWriteError raised."""
         if self.broken:
             raise WarcWriteError(self.broken)
+        exchanges = list(exchanges)
+        prefetch = getattr(self.dedup, "prefetch", None)
+        if prefetch is not None:  # the shared dedup map: one round trip per page
+            prefetch(
+                sha256_digest(ex.body) for ex in exchanges
+                if ex.complete and ex.body and ex.status == 200 and ex.method.upper() == "GET"
+            )  # fmt: skip
         start = 0
         try:
             writer = self._open()
@@ -320,8 +351,12 @@ class WarcFiles:
             # below are those of the redacted bytes that are stored
             common[REDACTED_HEADER] = "; ".join(ex.redacted)
 
+        # Only GET answers are deduplicated: pywb finds a revisit's original by URL (and for a
+        # POST by URL + body), so a POST whose answer equals an earlier one's could not be
+        # resolved (its original's lookup key holds another body) and would replay as a 503.
+        dedup = ex.status == 200 and bool(body) and ex.method.upper() == "GET"
         original: Original | None = None
-        if ex.status == 200 and body:
+        if dedup:
             original = self.dedup.get(payload_digest)
 
         resp_id = StatusAndHeadersParser.make_warc_id()
@@ -344,7 +379,7 @@ class WarcFiles:
             )
         else:
             resp = _http_record(writer, ex.url, "response", http, body, {**common, "WARC-Record-ID": resp_id})
-            if ex.status == 200 and body:
+            if dedup:
                 self.dedup.add(payload_digest, Original(ex.url, date, resp_id))
 
         req_http = request_headers(ex)
@@ -378,6 +413,45 @@ def _http_record(
         uri, record_type, payload=BytesIO(body), length=len(body),
         http_headers=http, warc_headers_dict=headers,
     )
+
+
+def publish_file(collection: Collection, path: Path) -> Path:
+    """A finished file from a staging directory into archive/, atomically."""
+    final = collection.archive / path.name
+    os.replace(path, final)
+    _fsync_dir(collection.archive)
+    return final
+
+
+class WarcSet:
+    """A run's WARC files, one rotating set per group: files are keyed by (run, group), so
+    the accounts of a seed list never share a file and a file can be destroyed (retention)
+    without touching another account's captures. The group is the account a page belongs to
+    (`platform:handle`, a site's host for URL seeds), named in each file's warcinfo
+    (`bewaar-group`)."""
+
+    def __init__(self, make: Callable[[str], WarcFiles]) -> None:
+        self._make = make
+        self.groups: dict[str, WarcFiles] = {}
+        self.finished: list[Path] = []
+
+    def files(self, group: str) -> WarcFiles:
+        if group not in self.groups:
+            self.groups[group] = self._make(group)
+        return self.groups[group]
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(f.bytes_written for f in self.groups.values())
+
+    def sync(self) -> None:
+        for f in self.groups.values():
+            f.sync()
+
+    def close(self) -> list[Path]:
+        for f in self.groups.values():
+            f.close_file()
+        return [p for f in self.groups.values() for p in f.finished]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -438,13 +512,78 @@ def complete_prefix(path: Path) -> int:
     return good
 
 
-def recover(collection: Collection) -> list[Path]:
-    """Move WARCs left in tmp/ by a crawl that died into archive/, keeping whole records."""
+def complete_pages(path: Path, good: int) -> int:
+    """Within the first `good` bytes (whole records), where the last whole *page* ends: a
+    page's records end with its urn:pageinfo record, so the records of a page cut off by a
+    crash are dropped (the page was not acknowledged: it is crawled again, whole). A file
+    without page records keeps every whole record."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    end = 0
+    pages = False
+    try:
+        with path.open("rb") as fh:
+            it = ArchiveIterator(_Limited(fh, good), check_digests=False)
+            for rec in it:
+                uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                it.read_to_end(rec)
+                if rec.rec_type == "warcinfo" and not pages:
+                    end = it.get_record_offset() + it.get_record_length()
+                elif rec.rec_type == "metadata" and uri.startswith("urn:pageinfo:"):
+                    pages = True
+                    end = it.get_record_offset() + it.get_record_length()
+    except Exception:  # noqa: BLE001 - unreadable: keep the whole records
+        return good
+    return end if pages else good
+
+
+class _Limited:
+    """A file read only up to `size` bytes."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.left = fh, size
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.fh.read(n)
+        self.left -= len(data)
+        return data
+
+    def readline(self, n: int = -1) -> bytes:
+        data = self.fh.readline(self.left if n is None or n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return data
+
+
+def warc_crawl_id(path: Path) -> str:
+    """The crawl id in a WARC's warcinfo record (its first record), or ""."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh, check_digests=False):
+                if rec.rec_type == "warcinfo":
+                    for line in rec.content_stream().read().decode("utf-8", "replace").splitlines():
+                        key, _, value = line.partition(":")
+                        if key.strip() == "crawl-id":
+                            return value.strip()
+                break
+    except Exception:  # noqa: BLE001 - an unreadable file names no crawl
+        pass
+    return ""
+
+
+def recover(collection: Collection, staging: Path | None = None) -> list[Path]:
+    """Move WARCs left in tmp/ (or a dead worker's tmp/WORKER/) by a crawl that died into
+    archive/, keeping whole records."""
     moved: list[Path] = []
-    if not collection.tmp.is_dir():
+    staging = staging or collection.tmp
+    if not staging.is_dir():
         return moved
-    for path in sorted(collection.tmp.glob(f"*{WARC_SUFFIX}")):
-        good = complete_prefix(path)
+    for path in sorted(staging.glob(f"*{WARC_SUFFIX}")):
+        good = complete_pages(path, complete_prefix(path))
         if good == 0:
             log.warning("removing %s: it holds no complete record", path.name)
             path.unlink()

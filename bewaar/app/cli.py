@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from bewaar import environment
-    from bewaar.app import crawl, demo, importer, package, serve, view, watch
+    from bewaar.app import crawl, demo, importer, package, serve, view, watch, worker
     from bewaar.app.access import cli as access_cli
     from bewaar.app.export import cli as export_cli
     from bewaar.app.records import cli as records_cli
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     package.register(sub)
     catalog_cli.register(sub)
     watch.register(sub)
+    worker.register(sub)
     export_cli.register(sub)
     environment.register(sub)
     view.register(sub)

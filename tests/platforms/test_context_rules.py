@@ -3,7 +3,6 @@ within its budget and which it leaves (with why), out-of-scope matching, recipie
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +20,23 @@ class Job:
     hooks: CrawlHooks
     messages: list[str] = field(default_factory=list)
 
+    sets: dict[str, set[str]] = field(default_factory=dict)
+
     def note(self, msg: str) -> None:
         self.messages.append(msg)
+
+    # a run's shared sets, as CrawlJob keeps them without Redis
+    def add_to_set(self, name: str, *members: str) -> set[str]:
+        seen = self.sets.setdefault(name, set())
+        new = set(members) - seen
+        seen.update(new)
+        return new
+
+    def set_members(self, name: str) -> set[str]:
+        return set(self.sets.get(name, set()))
+
+    def set_size(self, name: str) -> int:
+        return len(self.sets.get(name, ()))
 
 
 @dataclass
@@ -47,7 +61,7 @@ def test_backfill_follows_unknown_posts_beyond_max_posts_and_skips_known_ones() 
     links = [f"{BASE}/@minbzk/{i}" for i in range(10, 0, -1)]
     ctx, target = _setup(AccountOptions(since="2020-01-01", backfill_seconds=600), [("5", links[5]), ("4", links[6])])
     cap = Cap(links)
-    reqs = ctx.follow(target, cap, PageRequest(0, cap.url, 0, PageKind.PROFILE), set(), Counter())
+    reqs = ctx.follow(target, cap, PageRequest(0, cap.url, 0, PageKind.PROFILE))
     followed = [r.url for r in reqs]
     assert followed == [u for u in links if u not in (links[5], links[6])]
     assert cap.not_followed == {links[5]: "captured by an earlier crawl (back-fill skips it)",
@@ -59,7 +73,7 @@ def test_backfill_stops_following_when_its_budget_is_used() -> None:
     links = [f"{BASE}/@minbzk/{i}" for i in range(5, 0, -1)]
     ctx, target = _setup(AccountOptions(since="2020-01-01", backfill_seconds=0), [])
     cap = Cap(links)
-    reqs = ctx.follow(target, cap, PageRequest(0, cap.url, 0, PageKind.PROFILE), set(), Counter())
+    reqs = ctx.follow(target, cap, PageRequest(0, cap.url, 0, PageKind.PROFILE))
     assert [r.url for r in reqs] == links[:2]  # max_posts
     assert set(cap.not_followed.values()) == {"back-fill time budget used up"}
 
@@ -68,7 +82,7 @@ def test_without_backfill_max_posts_is_recorded_as_the_reason() -> None:
     links = [f"{BASE}/@minbzk/{i}" for i in range(4, 0, -1)]
     ctx, target = _setup(AccountOptions(), [])
     cap = Cap(links)
-    reqs = ctx.follow(target, cap, PageRequest(0, cap.url, 0, PageKind.PROFILE), set(), Counter())
+    reqs = ctx.follow(target, cap, PageRequest(0, cap.url, 0, PageKind.PROFILE))
     assert len(reqs) == 2 and cap.not_followed == {u: "max_posts 2 reached" for u in links[2:]}
     assert ctx.hints(target, PageKind.PROFILE) == {}  # no back-fill: the usual scrolling limits
 

@@ -283,6 +283,7 @@ def after(root: Root, removal: Removal, new_files: dict[str, tuple[Path, str, in
     from bewaar.app.access.store import User
     from catalog.api import forget
     from crawler.indexer import reindex
+    from crawler.runstate import forget_collection_payloads
 
     coll = removal.coll
     gone_pages = {(p.file, p.main_id or "", p.url, p.captured_at)
@@ -296,6 +297,13 @@ def after(root: Root, removal: Removal, new_files: dict[str, tuple[Path, str, in
     for line in forget(root.path, coll.name, _catalog_rows(removal)):
         say(line)
     refresh_acls(root)
+    try:  # revisits must never point at a removed record; no removed URI may stay on disk
+        line = forget_collection_payloads(root.state_dir / "redis", coll.name)
+    except Exception as e:  # noqa: BLE001 - the removal itself is complete
+        line = (f"queue not cleaned ({e}): delete {root.state_dir / 'redis'} while no crawl runs "
+                "(unfinished crawls then start afresh)")
+    if line:
+        say(line)
     who = removal.executed_by.split("@")[0]
     Access(root).log(
         f"records.{removal.kind}", User(f"cli:{who}", "admin"), f"{coll.name}: {removal.record_id}",
