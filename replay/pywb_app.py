@@ -324,16 +324,6 @@ class StaticCache:
 STATIC_CACHE = "public, max-age=3600"
 
 
-class _NoLog:
-    """A file that forgets what it is given (gevent's access log wants write and flush)."""
-
-    def write(self, *_args: Any) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)  # collections_root in the config points into it
@@ -349,14 +339,7 @@ def main() -> int:
     # replace the frame and banner templates that wrote the request URL into scripts unescaped
     os.chdir(config_path.parent)
     final = final_config(config_path, Path(args.rules).resolve())
-    frontend = FrontEndApp(config_file=str(final))
-    # pywb looks records up through its own internal HTTP server (the warcserver on a free
-    # port), whose gevent access log writes a line per lookup to stderr: hundreds of lines of
-    # noise per page in `bewaar qa` and the demo, drowning real errors. Only that log goes.
-    inner = getattr(getattr(frontend, "warcserver_server", None), "server", None)
-    if inner is not None:
-        inner.log = _NoLog()
-    app: Any = StaticCache(frontend, pywb_version)
+    app: Any = StaticCache(FrontEndApp(config_file=str(final)), pywb_version)
     if args.gate:
         app = Gate(app, json.loads(Path(args.gate).read_text(encoding="utf-8")))
     server = WSGIServer((args.host, args.port), app, log=None, error_log=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -109,6 +110,13 @@ def _death_signal() -> Callable[[], None] | None:
     return hook
 
 
+# pywb looks records up through its own internal HTTP server, whose gevent access log writes a
+# line per lookup ('127.0.0.1 - - [date] "POST /coll/resource/postreq?…" 200 …'): hundreds per
+# page in `bewaar qa` and the demo. They are read (a full pipe would freeze pywb) and kept with
+# the last lines of output, but not echoed: they drowned the errors that are.
+_ACCESS_LINE = re.compile(r'^\S+ - - \[[^\]]*\] "[A-Z]+ ')
+
+
 class ReplayServer:
     """Start pywb for a root; `with ReplayServer(...) as url:` in tests and the demo."""
 
@@ -141,7 +149,7 @@ class ReplayServer:
                         self._event(line[len(AUDIT_MARK) :])
                         continue
                     self.output.append(line.rstrip("\n"))
-                    if echo:
+                    if echo and not _ACCESS_LINE.match(line):
                         sys.stderr.write(line)
             except (OSError, ValueError):
                 pass  # the process ended and the pipe was closed

@@ -159,7 +159,10 @@ def test_demo_tells_the_story(demo: Demo) -> None:
     assert any(a.startswith("mastodon:") for a in qa) and any(a.startswith("x:") for a in qa), out
     assert all(0 < low <= mean <= 1 for mean, low in qa.values()), qa
     # a signed, timestamped package, and everything verified
-    assert re.search(r"wrote \S+demo\.wacz: 2 WARC file\(s\), \d+ page\(s\), signed; timestamp granted", out)
+    # a WARC file per account and crawl: two accounts, two crawls
+    assert re.search(r"wrote \S+demo\.wacz: 4 WARC file\(s\), \d+ page\(s\), signed; timestamp granted", out)
+    # pywb's access log (a line per record lookup) is not echoed to the terminal
+    assert "resource/postreq" not in out + demo.err
     m = re.search(r"verify: (\d+) of (\d+) checks passed", out)
     assert m and m.group(1) == m.group(2) and int(m.group(1)) > 10, out
     assert "(answers)" in out
