@@ -7,13 +7,16 @@ scroll again if they added content), sweep the page once more so every lazy imag
 viewport, play media, fetch every srcset/media URL whole.
 
 The waits adapt to what the page does (`_settle`): after a step that made the page ask for
-nothing, the crawl moves on after a short grace; after one that did, it waits until those
-requests are done and the network is quiet for a short window. Steps that await their own
-work in the page (playing media to its end, fetching srcset sizes) wait only for the recorder
-to have every response. The full `network_quiet_ms` window is kept where the page works on
-its own: after load, and at the end. Against fixed quiet windows after every step this took
-the light example site from about 1.9x a minimal visit of the same pages to (see
-docs/benchmarks.md), with the same completeness.
+nothing, the crawl moves on after a short grace (the step already waited two animation frames);
+after one that did, it waits until those requests are done, lets the page act on them (two
+frames), and looks again, until nothing new started. Steps that await their own work in the
+page (playing media to its end, fetching srcset sizes) wait only for the recorder to have every
+response; with no media on the page there is no media wait. The full `network_quiet_ms` window
+is kept where missing a late request would lose content: at the end when the page is still
+busy, and for a "more" click that neither asked for anything nor changed the page (a debounced
+handler) before it is retired. Scrolling still needs the bottom stable twice. Against a quiet
+window after every step this took the example site's crawl from 3.5x a minimal visit of the
+same pages to 2.4x (docs/benchmarks.md), with the same completeness tests passing.
 """
 
 from __future__ import annotations
