@@ -37,6 +37,8 @@ from crawler.recorder import NetworkRecorder
 
 log = logging.getLogger(__name__)
 JS = (Path(__file__).parent / "behaviors.js").read_text(encoding="utf-8")
+HEIGHT = "() => window.__bewaar.metrics().height"
+MUTATIONS = "() => window.__bewaar.mutations()"
 MEDIA_STALL_MS = 4000  # media whose playback stops advancing this long is left as it is
 # How long after a step (already synced to two animation frames, so its observers and handlers
 # have run) a request it caused takes to reach the recorder: a step that asked for nothing by
@@ -144,18 +146,17 @@ class BehaviorRunner:
             mark = time.monotonic()
             await _call(self.page, "() => window.__bewaar.frames()")
 
-    async def _patience(self, since: float, mutations: int) -> None:
-        """A click that, after its settle, neither asked for anything nor changed the page
-        gets the full quiet window to do so (a handler may debounce) before it is retired."""
+    async def _late(self, since: float, probe: str, value: Any) -> bool:
+        """Nothing happened after a step that may yet do something (the bottom of a list, a
+        "more" click): the page gets the full quiet window to start it — a scroll or click
+        handler may debounce — and True if it did (its requests are then waited for)."""
         deadline = time.monotonic() + self.cfg.network_quiet_ms / 1000
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            if self.rec.last_request > since or self.rec.inflight():
+            if self.rec.last_request > since or self.rec.inflight() or await _call(self.page, probe) != value:
                 await self._settle(since)
-                return
-            if await _call(self.page, "() => window.__bewaar.mutations()") != mutations:
-                await self._settle(since)
-                return
+                return True
+        return False
 
     async def _responses_in(self, timeout: float = 8.0) -> None:
         """After a step that awaited its own requests in the page: until the recorder has seen
@@ -242,6 +243,8 @@ class BehaviorRunner:
             at_bottom = after["top"] + after["view"] >= after["height"] - 5
             grew = after["height"] > before["height"] or m["height"] > before["height"]
             if at_bottom and not grew and self.rec.inflight() == 0:
+                if stable == 0 and await self._late(since, HEIGHT, after["height"]):
+                    continue  # a late loader answered: scroll on
                 stable += 1
                 if stable >= 2:
                     self.log.stopped = "stable"
@@ -304,8 +307,8 @@ class BehaviorRunner:
             clicks_per_control[cid] = clicks_per_control.get(cid, 0) + 1
             after = await _call(self.page, "() => window.__bewaar.mutations()")
             if after == before and self.rec.last_request <= since:
-                await self._patience(since, after)
-                after = await _call(self.page, "() => window.__bewaar.mutations()")
+                await self._late(since, MUTATIONS, after)
+                after = await _call(self.page, MUTATIONS)
             if after == before or clicks_per_control[cid] >= 25:
                 await _call(self.page, "(id) => window.__bewaar.controlDone(id)", cid)
             if self.log.clicks % 5 == 0:
