@@ -12,11 +12,13 @@ after one that did, it waits until those requests are done, lets the page act on
 frames), and looks again, until nothing new started. Steps that await their own work in the
 page (playing media to its end, fetching srcset sizes) wait only for the recorder to have every
 response; with no media on the page there is no media wait. The full `network_quiet_ms` window
-is kept where missing a late request would lose content: at the end when the page is still
-busy, and for a "more" click that neither asked for anything nor changed the page (a debounced
-handler) before it is retired. Scrolling still needs the bottom stable twice. Against a quiet
+is kept where missing a late request would lose content (`_late`): at the bottom of a list and
+after a "more" click that neither asked for anything nor changed the page, the page gets that
+long to start a request (a debounced handler) before the step counts as done; and at the end
+when the page is still busy. Scrolling still needs the bottom stable twice. Against a quiet
 window after every step this took the example site's crawl from 3.5x a minimal visit of the
-same pages to 2.4x (docs/benchmarks.md), with the same completeness tests passing.
+same pages to 3.1x (2.4x without the bottom-of-list patience, which missed a debounced loader;
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
