@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from playwright.async_api import async_playwright
@@ -121,8 +122,9 @@ async def _capture(url: str) -> tuple[dict[str, Any], list[str]]:
 
 
 def test_late_loaders_are_captured_whole() -> None:
-    with _site() as site:
-        seen, recorded = asyncio.run(_capture(site.base_url + "/"))
+    # its own thread: a sync Playwright of another test module may hold this thread's loop
+    with _site() as site, ThreadPoolExecutor(1) as pool:
+        seen, recorded = pool.submit(asyncio.run, _capture(site.base_url + "/")).result()
     every = [it["id"] for n in range(1, PAGES + 1) for it in _items(n)]
     assert seen["items"] == every  # the debounced scroll loader answered every time
     assert seen["replies"] == REPLIES  # the late click handler too
