@@ -57,6 +57,10 @@
   const api = {
     mutations() { return mutations; },
 
+    // Two animation frames: the page has acted on what just came back (rendered it, and
+    // asked for the images and follow-ups it names).
+    async frames() { await frames(2); },
+
     // Keep behaviours from navigating away: clicks on links to other documents and form
     // submits are cancelled while behaviours run.
     guard(on) {

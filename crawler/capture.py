@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import mimetypes
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,11 +185,16 @@ async def capture_page(
     """Behaviours, snapshot, then `analyze` (the platform adapter) while the page is still
     open: media its information objects name but the browser never loaded (a video with only
     data-sources, an original-size image) is then fetched by the page itself."""
+    started = time.monotonic()
     blog = BehaviorLog()
     if run_behaviors:
         blog = await BehaviorRunner(page, recorder, behaviors, hints).run()
+    t = time.monotonic()
     dom, title, shot, links = await snapshot_page(page, recorder.cdp)
-    await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=10)
+    blog.steps["snapshot"] = round(time.monotonic() - t, 2)
+    if recorder.last_request > t or recorder.inflight():  # the page asked for more meanwhile
+        await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=10)
+        blog.steps["after_snapshot"] = round(time.monotonic() - t, 2) - blog.steps["snapshot"]
     cap = PageCapture(
         url=url, final_url=page.url, status=status, title=title, captured_at="",
         exchanges=[], links=links, behavior=blog, dom=dom,
@@ -201,7 +207,9 @@ async def capture_page(
                 await recorder.wait_quiet(behaviors.network_quiet_ms, timeout=30)
         except PlaywrightError as e:
             blog.notes.append(f"could not fetch object media: {str(e).splitlines()[0]}")
+    t = time.monotonic()
     exchanges = await recorder.finish()
+    blog.steps["finish"] = round(time.monotonic() - t, 2)
     keep, dropped = select_exchanges(exchanges)
     main = next((e for e in keep if e.is_main_document and not e.redirect), None)
     cap.captured_at = iso(main.wall_time) if main else iso()
@@ -213,6 +221,7 @@ async def capture_page(
         cap.resources.append(Resource(DOM_URN + page_uri, "resource", "text/html; charset=utf-8", dom.encode("utf-8")))
     if shot:
         cap.resources.append(Resource(SCREENSHOT_URN + page_uri, "resource", "image/png", shot))
+    blog.steps["capture"] = round(time.monotonic() - started, 2)  # behaviours to records, in all
     return cap
 
 

@@ -97,6 +97,7 @@ class NetworkRecorder:
         self._inflight: dict[str, tuple[float, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_activity = time.monotonic()
+        self.last_request = 0.0  # monotonic time the page last asked for something
         self._cdp: CDPSession | None = None
         self._main_frame = ""
         self.closed = False
@@ -222,6 +223,7 @@ class NetworkRecorder:
         if ex.has_post_data and body is None:
             self._spawn(self._fetch_post_data(ex))
         self._touch()
+        self.last_request = self._last_activity
 
     def _on_request_extra(self, p: dict[str, Any]) -> None:
         if not self.closed:
