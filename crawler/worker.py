@@ -511,8 +511,13 @@ class Worker:
             if state != "closing":
                 continue
             writers = RunStore(self.redis, run_id).members("writers")
-            for wid in writers:
-                if wid != self.id and not worker_alive(self.redis, wid):
+            dead = {w for w in writers if w != self.id and not worker_alive(self.redis, w)}
+            if dead:
+                # a dead writer's staged file may hold pages of this run it acknowledged: file
+                # it (recover, sign, claim for the run) before the run is finished without it
+                self._recover_dead_workers()
+            for wid in dead:
+                if not self._staged_files(wid):
                     self.redis.srem(f"bewaar:run:{run_id}:S:writers", wid)
                     writers = writers - {wid}
             if writers:
@@ -560,6 +565,11 @@ class Worker:
                     self.runs.drop(job.crawl_id)
             if stop:
                 return
+
+    def _staged_files(self, wid: str) -> list[Path]:
+        """WARCs still in a worker's staging directory, in any collection."""
+        return [w for coll in self.root.collections() if (coll.tmp / wid).is_dir()
+                for w in (coll.tmp / wid).glob(f"*{WARC_SUFFIX}")]  # fmt: skip
 
     def _recover_dead_workers(self) -> None:
         """Files a dead worker left in its staging directory: complete records into archive/,
