@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -62,24 +63,31 @@ class DedupIndex:
     def from_cdxj(cls, paths: list[Path]) -> DedupIndex:
         """Originals are full 200 responses; revisits point at them, never at each other."""
         idx = cls()
-        for path in paths:
-            if not path.exists():
-                continue
-            with path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    parts = line.split(" ", 2)
-                    if len(parts) < 3 or not parts[2].startswith("{"):
-                        continue
-                    try:
-                        data = json.loads(parts[2])
-                    except ValueError:
-                        continue
-                    digest = data.get("digest")
-                    if (
-                        digest
-                        and str(data.get("status")) == "200"
-                        and data.get("mime") != "warc/revisit"
-                        and "__wb_method=" not in parts[0]
-                    ):
-                        idx.add(digest, Original(data["url"], _ts_to_iso(parts[1])))
+        for key, ts, data in cdxj_originals(paths):
+            if "__wb_method=" not in key:
+                idx.add(data["digest"], Original(data["url"], _ts_to_iso(ts)))
         return idx
+
+
+def cdxj_originals(paths: list[Path]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(urlkey, timestamp, fields) of every CDXJ line that can be a revisit's original: a 200
+    response with a payload digest, not itself a revisit. The crawler's dedup and the exports
+    (which copy the originals of revisits) read the index through this one filter."""
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split(" ", 2)
+                if len(parts) < 3 or not parts[2].startswith("{"):
+                    continue
+                try:
+                    data = json.loads(parts[2])
+                except ValueError:
+                    continue
+                if (
+                    data.get("digest")
+                    and str(data.get("status")) == "200"
+                    and data.get("mime") != "warc/revisit"
+                ):
+                    yield parts[0], parts[1], data

@@ -14,7 +14,6 @@ it refers to, by payload digest through the collection's CDXJ index — also in 
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -277,28 +276,13 @@ class RecordStore:
 
     def _load_index(self, coll: str) -> dict[str, tuple[str, int, int]]:
         """digest -> (file, offset, length) of the first 200 response with that payload."""
+        from crawler.dedup import cdxj_originals
+
         out: dict[str, tuple[str, int, int]] = {}
-        path = self.root.collection(coll).index_file
-        if not path.exists():
-            return out
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                parts = line.split(" ", 2)
-                if len(parts) < 3 or not parts[2].startswith("{"):
-                    continue
-                try:
-                    d = json.loads(parts[2])
-                except ValueError:
-                    continue
-                digest = str(d.get("digest", "")).partition(":")[2].upper() or str(d.get("digest", "")).upper()
-                if (
-                    digest
-                    and str(d.get("status")) == "200"
-                    and d.get("mime") != "warc/revisit"
-                    and "filename" in d
-                    and digest not in out
-                ):
-                    out[digest] = (d["filename"], int(d["offset"]), int(d["length"]))
+        for _key, _ts, d in cdxj_originals([self.root.collection(coll).index_file]):
+            digest = str(d["digest"]).partition(":")[2].upper() or str(d["digest"]).upper()
+            if "filename" in d and digest not in out:
+                out[digest] = (d["filename"], int(d["offset"]), int(d["length"]))
         return out
 
     # -- evidence -------------------------------------------------------------------------
